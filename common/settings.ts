@@ -1,0 +1,189 @@
+// The one typed settings object of StreamSink, and the one place raw configuration values are
+// sanitised into it. Pure: no `vscode` import. The client reads VS Code's configuration, passes the
+// raw values here, and sends the result to the server (which never reads settings itself).
+
+export const backends = ["auto", "cuda", "vulkan", "metal", "cpu"] as const;
+export type Backend = (typeof backends)[number];
+
+export const logLevels = ["error", "warn", "info", "debug", "trace"] as const;
+export type LogLevel = (typeof logLevels)[number];
+
+export interface Settings {
+  model: {
+    /** Absolute path of a GGUF file, or "" when none is configured. */
+    path: string;
+    backend: Backend;
+    /** "auto" fits as many layers as the free VRAM allows; a number is an explicit layer count. */
+    gpuLayers: "auto" | number;
+  };
+  context: {
+    /** Requested KV cache size in tokens (the real size is rounded up by llama.cpp). */
+    size: number;
+    /** Attention-sink tokens kept forever at the start of every sequence. */
+    sinkTokens: number;
+    /** Tokens evicted per shift; 0 = automatic (enough to make room plus a margin). */
+    shiftSize: number;
+  };
+  /** CPU threads for evaluation; "auto" = the machine's physical cores. Always passed explicitly. */
+  threads: "auto" | number;
+  logLevel: LogLevel;
+}
+
+export const defaultSettings: Settings = {
+  model: { path: "", backend: "auto", gpuLayers: "auto" },
+  context: { size: 4096, sinkTokens: 4, shiftSize: 0 },
+  threads: "auto",
+  logLevel: "info",
+};
+
+/** Bounds that keep absurd values from reaching llama.cpp. */
+export const limits = {
+  contextSize: { min: 256, max: 1_048_576 },
+  sinkTokens: { min: 0, max: 1024 },
+  shiftSize: { min: 0, max: 1_048_576 },
+  threads: { min: 1, max: 512 },
+  gpuLayers: { min: 0, max: 10_000 },
+} as const;
+
+/** Reads one raw configuration value by its dotted key below `streamsink.`. */
+export type RawLookup = (key: string) => unknown;
+
+/** A value that was replaced while sanitising, so the client can tell the user. */
+export interface SettingProblem {
+  key: string;
+  message: string;
+}
+
+export interface SanitizedSettings {
+  settings: Settings;
+  problems: SettingProblem[];
+}
+
+function integerIn(
+  raw: unknown,
+  key: string,
+  fallback: number,
+  range: { min: number; max: number },
+  problems: SettingProblem[],
+): number {
+  if (raw === undefined || raw === null || raw === "") return fallback;
+  const value = typeof raw === "string" && raw.trim() !== "" ? Number(raw) : raw;
+  if (typeof value !== "number" || !Number.isFinite(value)) {
+    problems.push({ key, message: `streamsink.${key} must be a number; using ${fallback}.` });
+    return fallback;
+  }
+  const rounded = Math.round(value);
+  if (rounded < range.min || rounded > range.max) {
+    const clamped = Math.min(range.max, Math.max(range.min, rounded));
+    problems.push({
+      key,
+      message: `streamsink.${key} = ${value} is outside ${range.min}..${range.max}; using ${clamped}.`,
+    });
+    return clamped;
+  }
+  return rounded;
+}
+
+function oneOf<T extends string>(
+  raw: unknown,
+  key: string,
+  allowed: readonly T[],
+  fallback: T,
+  problems: SettingProblem[],
+): T {
+  if (raw === undefined || raw === null || raw === "") return fallback;
+  if (typeof raw === "string" && (allowed as readonly string[]).includes(raw)) return raw as T;
+  problems.push({
+    key,
+    message: `streamsink.${key} must be one of ${allowed.join(", ")}; using "${fallback}".`,
+  });
+  return fallback;
+}
+
+function autoOrInteger(
+  raw: unknown,
+  key: string,
+  range: { min: number; max: number },
+  problems: SettingProblem[],
+): "auto" | number {
+  if (raw === undefined || raw === null || raw === "" || raw === "auto") return "auto";
+  const value = integerIn(raw, key, Number.NaN, range, problems);
+  return Number.isNaN(value) ? "auto" : value;
+}
+
+function text(raw: unknown, key: string, problems: SettingProblem[]): string {
+  if (raw === undefined || raw === null) return "";
+  if (typeof raw !== "string") {
+    problems.push({ key, message: `streamsink.${key} must be a string; ignoring it.` });
+    return "";
+  }
+  return raw.trim();
+}
+
+/**
+ * Turns raw configuration values (anything a user can type into settings.json) into a valid
+ * Settings object. Never throws; every value it had to replace is listed in `problems`.
+ * `expandPath` resolves `~` and variables in the model path (the client passes its own).
+ */
+export function sanitizeSettings(
+  get: RawLookup,
+  expandPath: (path: string) => string = (path) => path,
+): SanitizedSettings {
+  const problems: SettingProblem[] = [];
+  const modelPath = text(get("model.path"), "model.path", problems);
+  const contextSize = integerIn(
+    get("context.size"),
+    "context.size",
+    defaultSettings.context.size,
+    limits.contextSize,
+    problems,
+  );
+  let sinkTokens = integerIn(
+    get("context.sinkTokens"),
+    "context.sinkTokens",
+    defaultSettings.context.sinkTokens,
+    limits.sinkTokens,
+    problems,
+  );
+  // Sinks must leave room for a window: at most half of the cache.
+  const maxSinks = Math.floor(contextSize / 2);
+  if (sinkTokens > maxSinks) {
+    problems.push({
+      key: "context.sinkTokens",
+      message: `streamsink.context.sinkTokens = ${sinkTokens} leaves no room for a window in a ${contextSize}-token context; using ${maxSinks}.`,
+    });
+    sinkTokens = maxSinks;
+  }
+  let shiftSize = integerIn(
+    get("context.shiftSize"),
+    "context.shiftSize",
+    defaultSettings.context.shiftSize,
+    limits.shiftSize,
+    problems,
+  );
+  const maxShift = contextSize - sinkTokens - 1;
+  if (shiftSize > maxShift) {
+    problems.push({
+      key: "context.shiftSize",
+      message: `streamsink.context.shiftSize = ${shiftSize} is larger than the window (${maxShift}); using ${maxShift}.`,
+    });
+    shiftSize = maxShift;
+  }
+  const settings: Settings = {
+    model: {
+      path: modelPath === "" ? "" : expandPath(modelPath),
+      backend: oneOf(get("model.backend"), "model.backend", backends, defaultSettings.model.backend, problems),
+      gpuLayers: autoOrInteger(get("model.gpuLayers"), "model.gpuLayers", limits.gpuLayers, problems),
+    },
+    context: { size: contextSize, sinkTokens, shiftSize },
+    threads: autoOrInteger(get("threads"), "threads", limits.threads, problems),
+    logLevel: oneOf(get("logLevel"), "logLevel", logLevels, defaultSettings.logLevel, problems),
+  };
+  return { settings, problems };
+}
+
+/**
+ * Settings whose change needs a new server process (everything else is applied live through the
+ * configure notification). Keys are relative to `streamsink.`.
+ */
+export const restartServerSettings: readonly string[] = ["model.backend"];

@@ -1,0 +1,135 @@
+// The StreamSink language server process: started by the extension over IPC, it owns llama.cpp
+// (through the engine) and answers the protocol in common/protocol.ts.
+import {
+  createConnection,
+  ProposedFeatures,
+  ResponseError,
+  TextDocuments,
+  TextDocumentSyncKind,
+  type CancellationToken,
+  type InitializeParams,
+  type InitializeResult,
+} from "vscode-languageserver/node";
+import { TextDocument } from "vscode-languageserver-textdocument";
+import {
+  ConfigureNotification,
+  ErrorCodes,
+  GenerateRequest,
+  ServerStatusNotification,
+  type GenerateParams,
+  type GenerateResult,
+} from "../common/protocol";
+import { sanitizeSettings, type Settings } from "../common/settings";
+import { isFiniteIn, isInteger, isRecord, isString } from "../common/validate";
+import { Engine, ModelNotReadyError } from "./engine";
+import { connectionLogger, errorMessage } from "./log";
+
+const connection = createConnection(ProposedFeatures.all, {
+  // A request cancelled while still queued is answered without running (stale completions).
+  cancelUndispatched: (_message, _params) => undefined,
+});
+const log = connectionLogger(connection);
+const documents = new TextDocuments(TextDocument);
+const engine = new Engine(log, (status) => void connection.sendNotification(ServerStatusNotification.type, status));
+
+/** Settings arrive already sanitised, but a bad client must not crash us: sanitise again. */
+function settingsFrom(raw: unknown): Settings {
+  const record = isRecord(raw) ? raw : {};
+  const lookup = (key: string): unknown => {
+    let value: unknown = record;
+    for (const part of key.split(".")) value = isRecord(value) ? value[part] : undefined;
+    return value;
+  };
+  const { settings, problems } = sanitizeSettings(lookup);
+  for (const problem of problems) log.warn(`Ignoring invalid setting from the client: ${problem.message}`);
+  return settings;
+}
+
+function toResponseError(error: unknown): ResponseError<void> {
+  if (error instanceof ResponseError) return error;
+  if (error instanceof ModelNotReadyError) return new ResponseError(ErrorCodes.modelNotReady, error.message);
+  return new ResponseError(-32_603, errorMessage(error));
+}
+
+function abortSignalFor(token: CancellationToken): AbortSignal {
+  const controller = new AbortController();
+  if (token.isCancellationRequested) controller.abort();
+  else token.onCancellationRequested(() => controller.abort());
+  return controller.signal;
+}
+
+connection.onInitialize((params: InitializeParams): InitializeResult => {
+  void engine.configure(settingsFrom(params.initializationOptions));
+  return {
+    capabilities: { textDocumentSync: TextDocumentSyncKind.Incremental },
+    serverInfo: { name: "StreamSink", version: "0.1.0" },
+  };
+});
+
+connection.onInitialized(() => {
+  // The client may have missed the first status while it was still starting: repeat it.
+  void connection.sendNotification(ServerStatusNotification.type, engine.currentStatus);
+});
+
+connection.onNotification(ConfigureNotification.type, (settings) => {
+  void engine.configure(settingsFrom(settings));
+});
+
+function validGenerateParams(params: unknown): params is GenerateParams {
+  return (
+    isRecord(params) &&
+    isString(params.prompt, 1_000_000) &&
+    isInteger(params.maxTokens, 1, 4096) &&
+    (params.temperature === undefined || isFiniteIn(params.temperature, 0, 2))
+  );
+}
+
+connection.onRequest(GenerateRequest.type, async (params, token): Promise<GenerateResult> => {
+  if (!validGenerateParams(params)) {
+    throw new ResponseError(
+      ErrorCodes.invalidParams,
+      "streamsink/generate needs {prompt: string, maxTokens: 1..4096, temperature?: 0..2}.",
+    );
+  }
+  try {
+    const loaded = engine.requireModel();
+    const started = performance.now();
+    const promptTokens = loaded.model.tokenize(params.prompt, false);
+    const contextSize = Math.min(loaded.settings.context.size, promptTokens.length + params.maxTokens + 8);
+    const context = await engine.createContext({ contextSize: Math.max(256, contextSize), label: "generate" });
+    try {
+      const completion = new loaded.llamaCpp.LlamaCompletion({ contextSequence: context.getSequence() });
+      let generatedTokens = 0;
+      const text = await completion.generateCompletion(params.prompt, {
+        maxTokens: params.maxTokens,
+        temperature: params.temperature ?? 0,
+        signal: abortSignalFor(token),
+        stopOnAbortSignal: true,
+        onToken: (tokens) => {
+          generatedTokens += tokens.length;
+        },
+      });
+      completion.dispose();
+      return {
+        text,
+        promptTokens: promptTokens.length,
+        generatedTokens,
+        durationMs: performance.now() - started,
+      };
+    } finally {
+      await context.dispose();
+    }
+  } catch (error) {
+    throw toResponseError(error);
+  }
+});
+
+connection.onShutdown(async () => {
+  await engine.dispose();
+});
+
+process.on("uncaughtException", (error) => log.error(`Uncaught exception: ${error.stack ?? error.message}`));
+process.on("unhandledRejection", (reason) => log.error(`Unhandled rejection: ${errorMessage(reason)}`));
+
+documents.listen(connection);
+connection.listen();

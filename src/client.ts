@@ -1,0 +1,133 @@
+// The language-client lifecycle: starts dist/server.js over IPC, forwards settings, restarts it,
+// and turns its status notifications into events. Things that live as long as one server process
+// are registered in `clientScope` and disposed when it stops or restarts.
+import * as vscode from "vscode";
+import {
+  LanguageClient,
+  State,
+  TransportKind,
+  type LanguageClientOptions,
+  type ServerOptions,
+} from "vscode-languageclient/node";
+import { ConfigureNotification, ServerStatusNotification, type ServerStatus } from "../common/protocol";
+import type { Settings } from "../common/settings";
+import { logChannel, log } from "./log";
+
+export class ServerConnection implements vscode.Disposable {
+  private client: LanguageClient | undefined;
+  private clientScope: vscode.Disposable[] = [];
+  private status: ServerStatus = { state: "starting", message: "Starting StreamSink server…" };
+  private readonly statusEmitter = new vscode.EventEmitter<ServerStatus>();
+  private readonly clientEmitter = new vscode.EventEmitter<LanguageClient | undefined>();
+  /** Fires on every server status (loading, ready, error…). */
+  readonly onStatus = this.statusEmitter.event;
+  /** Fires when a new client is running (or undefined when it stopped). */
+  readonly onClient = this.clientEmitter.event;
+
+  constructor(
+    private readonly extensionUri: vscode.Uri,
+    private settings: Settings,
+  ) {}
+
+  get currentStatus(): ServerStatus {
+    return this.status;
+  }
+
+  get currentSettings(): Settings {
+    return this.settings;
+  }
+
+  /** The running client, or undefined while the server is stopped or starting. */
+  get running(): LanguageClient | undefined {
+    return this.client?.state === State.Running ? this.client : undefined;
+  }
+
+  get isReady(): boolean {
+    return this.running !== undefined && this.status.state === "ready";
+  }
+
+  async start(): Promise<void> {
+    const module = vscode.Uri.joinPath(this.extensionUri, "dist", "server.js").fsPath;
+    const serverOptions: ServerOptions = {
+      run: { module, transport: TransportKind.ipc },
+      debug: { module, transport: TransportKind.ipc, options: { execArgv: ["--nolazy", "--inspect=6019"] } },
+    };
+    const clientOptions: LanguageClientOptions = {
+      documentSelector: [{ scheme: "file" }, { scheme: "untitled" }],
+      outputChannel: logChannel(),
+      traceOutputChannel: logChannel(),
+      initializationOptions: this.settings,
+      progressOnInitialization: false,
+    };
+    const client = new LanguageClient("streamsink", "StreamSink", serverOptions, clientOptions);
+    this.client = client;
+    this.clientScope.push(
+      client.onNotification(ServerStatusNotification.type, (status) => this.setStatus(status)),
+      client.onDidChangeState((event) => {
+        if (event.newState === State.Stopped && this.client === client) {
+          this.setStatus({
+            state: "error",
+            message: "The StreamSink server stopped. Run “StreamSink: Restart Server”; the log has details.",
+            modelName: this.status.modelName,
+            modelPath: this.status.modelPath,
+          });
+          this.clientEmitter.fire(undefined);
+        }
+      }),
+    );
+    this.setStatus({ state: "starting", message: "Starting StreamSink server…" });
+    try {
+      await client.start();
+    } catch (error) {
+      const message = `The StreamSink server could not start: ${error instanceof Error ? error.message : String(error)}`;
+      log.error(message);
+      this.setStatus({ state: "error", message });
+      return;
+    }
+    this.clientEmitter.fire(client);
+  }
+
+  async stop(): Promise<void> {
+    const client = this.client;
+    this.client = undefined;
+    for (const disposable of this.clientScope.splice(0)) disposable.dispose();
+    this.clientEmitter.fire(undefined);
+    if (client && client.state !== State.Stopped) {
+      try {
+        await client.stop(5000);
+      } catch (error) {
+        log.warn(`Stopping the server: ${error instanceof Error ? error.message : String(error)}`);
+      }
+    }
+  }
+
+  async restart(): Promise<void> {
+    log.info("Restarting the StreamSink server.");
+    await this.stop();
+    await this.start();
+  }
+
+  /** Sends new settings to the running server (it reloads what they change). */
+  async configure(settings: Settings): Promise<void> {
+    this.settings = settings;
+    const client = this.running;
+    if (client) await client.sendNotification(ConfigureNotification.type, settings);
+  }
+
+  dispose(): void {
+    void this.stop();
+    this.statusEmitter.dispose();
+    this.clientEmitter.dispose();
+  }
+
+  private setStatus(status: ServerStatus): void {
+    const changed = status.state !== this.status.state || status.message !== this.status.message;
+    this.status = status;
+    if (changed) {
+      const line = `Server ${status.state}: ${status.message}`;
+      if (status.state === "error") log.error(line);
+      else log.info(line);
+    }
+    this.statusEmitter.fire(status);
+  }
+}

@@ -1,0 +1,106 @@
+// StreamSink's entry point: wires settings, the language server, the status bar and the commands.
+import * as vscode from "vscode";
+import { GenerateRequest } from "../common/protocol";
+import type { SettingProblem } from "../common/settings";
+import { ServerConnection } from "./client";
+import { registerCommands } from "./commands";
+import { needsServerRestart, readSettings, section } from "./config";
+import { log, logChannel } from "./log";
+import { StatusBar } from "./statusBar";
+
+let server: ServerConnection | undefined;
+
+function reportProblems(problems: SettingProblem[]): void {
+  for (const problem of problems) log.warn(problem.message);
+  if (problems.length > 0) {
+    void vscode.window
+      .showWarningMessage(`StreamSink: ${problems.map((problem) => problem.message).join(" ")}`, "Open Settings")
+      .then((choice) => {
+        if (choice) void vscode.commands.executeCommand("workbench.action.openSettings", section);
+      });
+  }
+}
+
+export async function activate(context: vscode.ExtensionContext): Promise<void> {
+  context.subscriptions.push(logChannel());
+  const { settings, problems } = readSettings();
+  reportProblems(problems);
+  log.info(`Effective settings: ${JSON.stringify(settings)}`);
+
+  const connection = new ServerConnection(context.extensionUri, settings);
+  server = connection;
+  const statusBar = new StatusBar();
+  context.subscriptions.push(connection, statusBar);
+
+  let lastError: string | undefined;
+  context.subscriptions.push(
+    connection.onStatus((status) => {
+      statusBar.update(status);
+      if (status.state === "error" && status.message !== lastError) {
+        void vscode.window
+          .showErrorMessage(`StreamSink: ${status.message}`, "Open Settings", "Show Log")
+          .then((choice) => {
+            if (choice === "Open Settings") {
+              void vscode.commands.executeCommand("workbench.action.openSettings", "streamsink.model");
+            } else if (choice === "Show Log") logChannel().show();
+          });
+      }
+      lastError = status.state === "error" ? status.message : undefined;
+    }),
+    vscode.workspace.onDidChangeConfiguration(async (event) => {
+      if (!event.affectsConfiguration(section)) return;
+      const next = readSettings();
+      reportProblems(next.problems);
+      log.info(`Settings changed: ${JSON.stringify(next.settings)}`);
+      if (needsServerRestart(event)) {
+        await connection.configure(next.settings);
+        await connection.restart();
+      } else {
+        await connection.configure(next.settings);
+      }
+    }),
+    ...registerCommands(connection, [
+      { id: "streamsink.showLog", requiresReady: false, run: () => logChannel().show() },
+      { id: "streamsink.restartServer", requiresReady: false, run: () => connection.restart() },
+      {
+        id: "streamsink.continueAtCursor",
+        requiresReady: true,
+        run: () => continueAtCursor(connection),
+      },
+    ]),
+  );
+
+  await connection.start();
+}
+
+/** Generates a continuation of the text before the cursor and inserts it (the first end-to-end request). */
+async function continueAtCursor(connection: ServerConnection): Promise<void> {
+  const editor = vscode.window.activeTextEditor;
+  const client = connection.running;
+  if (!editor || !client) {
+    void vscode.window.showInformationMessage("StreamSink: open a file and place the cursor where to continue.");
+    return;
+  }
+  const position = editor.selection.active;
+  const prefix = editor.document.getText(new vscode.Range(new vscode.Position(0, 0), position)).slice(-4000);
+  await vscode.window.withProgress(
+    { location: vscode.ProgressLocation.Notification, title: "StreamSink: generating…", cancellable: true },
+    async (_progress, token) => {
+      try {
+        const result = await client.sendRequest(GenerateRequest.type, { prompt: prefix, maxTokens: 64 }, token);
+        if (token.isCancellationRequested) return;
+        await editor.edit((edit) => edit.insert(position, result.text));
+      } catch (error) {
+        if (token.isCancellationRequested) return;
+        const message = error instanceof Error ? error.message : String(error);
+        log.error(`Generate failed: ${message}`);
+        void vscode.window.showErrorMessage(`StreamSink: ${message}`);
+      }
+    },
+  );
+}
+
+export async function deactivate(): Promise<void> {
+  await server?.stop();
+  server = undefined;
+}

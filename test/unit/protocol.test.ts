@@ -1,0 +1,39 @@
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import { describe, it } from "node:test";
+import * as protocol from "../../common/protocol";
+import { repoRoot } from "../support/paths";
+
+type MessageNamespace = { method: string; type: { method: string } };
+
+function messageNamespaces(): [string, MessageNamespace][] {
+  return Object.entries(protocol).filter(
+    (entry): entry is [string, MessageNamespace] =>
+      typeof entry[1] === "object" && entry[1] !== null && "method" in entry[1] && "type" in entry[1],
+  );
+}
+
+describe("protocol module", () => {
+  it("gives every message its own namespace with a unique streamsink/ method", () => {
+    const namespaces = messageNamespaces();
+    assert.ok(namespaces.length >= 3);
+    const methods = namespaces.map(([, ns]) => ns.method);
+    assert.equal(new Set(methods).size, methods.length, `duplicate methods: ${methods}`);
+    for (const [name, ns] of namespaces) {
+      assert.match(ns.method, /^streamsink\/[a-zA-Z/]+$/, name);
+      assert.equal(ns.type.method, ns.method, `${name}.type carries its method`);
+    }
+  });
+
+  it("says which side sends each message and never imports vscode", () => {
+    const source = readFileSync(path.join(repoRoot, "common", "protocol.ts"), "utf8");
+    assert.doesNotMatch(source, /from ["']vscode["']/);
+    for (const [name] of messageNamespaces()) {
+      const at = source.indexOf(`export namespace ${name} `);
+      assert.ok(at > 0, `namespace ${name} declared`);
+      const comment = source.slice(Math.max(0, source.lastIndexOf("*/", at) - 400), at);
+      assert.match(comment, /Sent by the (client|server)/, `${name} documents its sender`);
+    }
+  });
+});

@@ -1,0 +1,100 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { defaultSettings, restartServerSettings, sanitizeSettings } from "../../common/settings";
+
+function lookupFrom(values: Record<string, unknown>) {
+  return (key: string) => values[key];
+}
+
+describe("sanitizeSettings", () => {
+  it("gives the documented defaults when nothing is set, with no problems", () => {
+    const { settings, problems } = sanitizeSettings(lookupFrom({}));
+    assert.deepEqual(settings, defaultSettings);
+    assert.deepEqual(problems, []);
+  });
+
+  it("keeps valid values and expands the model path", () => {
+    const { settings, problems } = sanitizeSettings(
+      lookupFrom({
+        "model.path": "  ~/models/qwen.gguf ",
+        "model.backend": "cuda",
+        "model.gpuLayers": 20,
+        "context.size": 8192,
+        "context.sinkTokens": 8,
+        "context.shiftSize": 512,
+        threads: 6,
+        logLevel: "debug",
+      }),
+      (p) => p.replace("~", "/home/u"),
+    );
+    assert.deepEqual(problems, []);
+    assert.equal(settings.model.path, "/home/u/models/qwen.gguf");
+    assert.equal(settings.model.backend, "cuda");
+    assert.equal(settings.model.gpuLayers, 20);
+    assert.deepEqual(settings.context, { size: 8192, sinkTokens: 8, shiftSize: 512 });
+    assert.equal(settings.threads, 6);
+    assert.equal(settings.logLevel, "debug");
+  });
+
+  it("never turns a missing value into the string 'undefined'", () => {
+    const { settings } = sanitizeSettings(lookupFrom({ "model.path": undefined }));
+    assert.equal(settings.model.path, "");
+  });
+
+  it("replaces absurd values with safe ones and says which and why", () => {
+    const { settings, problems } = sanitizeSettings(
+      lookupFrom({
+        "model.backend": "tpu",
+        "model.gpuLayers": -3,
+        "context.size": 0,
+        threads: -4,
+        logLevel: 7,
+        "model.path": 12,
+      }),
+    );
+    assert.equal(settings.model.backend, "auto");
+    assert.equal(settings.model.gpuLayers, 0);
+    assert.equal(settings.context.size, 256);
+    assert.equal(settings.threads, 1);
+    assert.equal(settings.logLevel, "info");
+    assert.equal(settings.model.path, "");
+    const keys = problems.map((problem) => problem.key).sort();
+    assert.deepEqual(keys, ["context.size", "logLevel", "model.backend", "model.gpuLayers", "model.path", "threads"]);
+    assert.match(problems.find((p) => p.key === "model.backend")!.message, /auto, cuda, vulkan, metal, cpu/);
+  });
+
+  it("keeps room for a window: sinks at most half the context, shift at most the window", () => {
+    const { settings, problems } = sanitizeSettings(
+      lookupFrom({ "context.size": 512, "context.sinkTokens": 600, "context.shiftSize": 100_000 }),
+    );
+    assert.equal(settings.context.sinkTokens, 256);
+    assert.equal(settings.context.shiftSize, 512 - 256 - 1);
+    assert.ok(problems.some((p) => p.key === "context.sinkTokens" && /no room for a window/.test(p.message)));
+    assert.ok(problems.some((p) => p.key === "context.shiftSize"));
+  });
+
+  it("accepts numeric strings and 'auto' where a number or auto is allowed", () => {
+    const { settings, problems } = sanitizeSettings(
+      lookupFrom({ "model.gpuLayers": "auto", threads: "3", "context.size": "1024" }),
+    );
+    assert.equal(settings.model.gpuLayers, "auto");
+    assert.equal(settings.threads, 3);
+    assert.equal(settings.context.size, 1024);
+    assert.deepEqual(problems, []);
+  });
+
+  it("rejects NaN, Infinity and non-numeric strings", () => {
+    const { settings, problems } = sanitizeSettings(
+      lookupFrom({ "context.size": Number.NaN, threads: "many", "context.sinkTokens": Number.POSITIVE_INFINITY }),
+    );
+    assert.equal(settings.context.size, defaultSettings.context.size);
+    assert.equal(settings.threads, "auto");
+    assert.equal(settings.context.sinkTokens, defaultSettings.context.sinkTokens);
+    assert.equal(problems.length, 3);
+  });
+
+  it("lists the backend as the setting that needs a server restart", () => {
+    assert.ok(restartServerSettings.includes("model.backend"));
+    assert.ok(!restartServerSettings.includes("model.path"), "a new model path is applied live");
+  });
+});
