@@ -23,6 +23,7 @@ import { sanitizeSettings, type Settings } from "../common/settings";
 import { isFiniteIn, isInteger, isRecord, isString } from "../common/validate";
 import { Engine, ModelNotReadyError } from "./engine";
 import { connectionLogger, errorMessage } from "./log";
+import { SequenceRegistry } from "./sequences";
 
 const connection = createConnection(ProposedFeatures.all, {
   // A request cancelled while still queued is answered without running (stale completions).
@@ -31,6 +32,10 @@ const connection = createConnection(ProposedFeatures.all, {
 const log = connectionLogger(connection);
 const documents = new TextDocuments(TextDocument);
 const engine = new Engine(log, (status) => void connection.sendNotification(ServerStatusNotification.type, status));
+/** Accounting of the features' StreamingLLM sequences, for diagnostics and the status bar. */
+const sequences = new SequenceRegistry();
+// Features register here, each from its own module: `registerX({connection, engine, log, sequences, documents})`.
+void sequences;
 
 /** Settings arrive already sanitised, but a bad client must not crash us: sanitise again. */
 function settingsFrom(raw: unknown): Settings {
