@@ -58,7 +58,9 @@ export async function startServer(settings: Settings): Promise<ServerHandle> {
       }
     }
   });
-  connection.onNotification("window/logMessage", (params: { type: number; message: string }) => logs.push(params));
+  connection.onNotification("window/logMessage", (params: { type: number; message: string }) => {
+    logs.push(params);
+  });
   connection.listen();
   await connection.sendRequest(InitializeRequest.type, {
     processId: process.pid,

@@ -8,7 +8,8 @@ import { repoRoot } from "../support/paths";
 type MessageNamespace = { method: string; type: { method: string } };
 
 function messageNamespaces(): [string, MessageNamespace][] {
-  return Object.entries(protocol).filter(
+  const entries: [string, unknown][] = Object.entries(protocol);
+  return entries.filter(
     (entry): entry is [string, MessageNamespace] =>
       typeof entry[1] === "object" && entry[1] !== null && "method" in entry[1] && "type" in entry[1],
   );
