@@ -19,6 +19,8 @@ export interface SequenceStats {
   windowTokens: number;
   /** KV cells in use by this sequence (sinks + window). Never more than contextSize - 1. */
   kvCells: number;
+  /** Most KV cells this sequence ever held at once (always set by StreamingSequence). */
+  kvCellsPeak?: number;
   /** The context's real size (`context.contextSize`, rounded up by llama.cpp). */
   contextSize: number;
   /** Tokens appended to the stream in total (ingested or generated), re-evaluations excluded. */

@@ -2,6 +2,7 @@
 // language server, one namespace per message, each with its method name, its typed message and a
 // note saying which side sends it. Imported by both sides; never imports `vscode`.
 import { NotificationType, RequestType } from "vscode-languageserver-protocol";
+import type { SequenceStats } from "./kvStats";
 import type { Settings } from "./settings";
 
 /** What the server is doing, for the status bar. */
@@ -29,12 +30,24 @@ export namespace ServerStatusNotification {
 }
 
 /**
+ * What the client sends as `initializationOptions` and with ConfigureNotification: the sanitised
+ * settings plus things that are not user settings (kept out of settings sanitising).
+ */
+export type ServerConfiguration = Settings & {
+  /**
+   * Absolute folder where the server may keep files (the extension's global storage + "/kv": chat KV
+   * snapshots). Absent: nothing is saved. A ConfigureNotification without it keeps the previous one.
+   */
+  storagePath?: string;
+};
+
+/**
  * Sent by the client after start and whenever a setting changes: the whole sanitised settings
- * object. The server applies it (reloading the model or contexts when needed).
+ * object (and the storage folder). The server applies it (reloading the model or contexts when needed).
  */
 export namespace ConfigureNotification {
   export const method = "streamsink/configure" as const;
-  export const type = new NotificationType<Settings>(method);
+  export const type = new NotificationType<ServerConfiguration>(method);
 }
 
 export interface GenerateParams {
@@ -68,3 +81,424 @@ export const ErrorCodes = {
   /** The request's parameters are invalid. */
   invalidParams: -32_602,
 } as const;
+
+// --- diagnostics ---
+// Cache diagnostics, cache resets and model downloads (issue 6). Figures are plain numbers (bytes,
+// tokens, ms) so they can be copied as JSON into bug reports.
+
+/** One StreamingLLM sequence (chat, completion) with its sink tokens as text. */
+export interface SequenceDiagnostics extends SequenceStats {
+  /** Text of each sink token (`model.detokenize([token], true)`), same order as `sinkTokens`. */
+  sinkText: string[];
+}
+
+/** The memory guarantee computed before loading (server/memoryBudget.ts). */
+export interface MemoryBudgetReport {
+  /** Context size the budget was computed for (rounded up to a multiple of 256, like llama.cpp). */
+  contextSize: number;
+  /** Contexts that hold a KV cache of that size (chat and completions each have one). */
+  contexts: number;
+  keyType: string;
+  valueType: string;
+  /** KV cache bytes of one context: layers × KV heads × head dim × cells × bytes per type (K + V). */
+  kvBytesPerContext: number;
+  /** Compute buffers and outputs of one context (node-llama-cpp's estimate minus the KV cache). */
+  overheadBytesPerContext: number;
+  /** Model weights (file size of the tensors). */
+  modelBytes: number;
+  /** Model + every context: the process never needs more than this for the model and its caches. */
+  neverExceedsBytes: number;
+  /** Free memory the budget was checked against (VRAM + RAM with a GPU, RAM on the CPU). */
+  availableBytes: number;
+  /** "gpu" when a GPU backend is in use (VRAM first, then RAM), else "cpu". */
+  placement: "gpu" | "cpu";
+  fits: boolean;
+  /** Largest context size (multiple of 256) that fits, when the requested one does not. */
+  suggestedContextSize?: number;
+  /** Why it does not fit / a warning when it is close, for the user. */
+  message?: string;
+}
+
+export interface ModelDiagnostics {
+  name: string;
+  path: string;
+  fileSizeBytes: number;
+  architecture: string;
+  /** Total parameters (from the tensors), and e.g. "1.5B". */
+  parameters: number;
+  parametersText: string;
+  /** File type / quantization, e.g. "MOSTLY_Q8_0". */
+  quantization: string;
+  trainedContextSize?: number;
+  layers: number;
+  headCount: number;
+  headCountKv: number;
+  headDimK: number;
+  headDimV: number;
+  canShift: boolean;
+  /** Why the KV cache cannot be shifted in place; absent when it can. */
+  shiftReason?: string;
+}
+
+export interface ProcessDiagnostics {
+  /** Backend in use ("cuda" | "vulkan" | "metal" | "cpu"), once a model is loaded. */
+  backend?: string;
+  deviceNames: string[];
+  /** Layers offloaded to the GPU / total layers of the model. */
+  gpuLayers?: number;
+  totalLayers?: number;
+  threads?: number;
+  /** A notice the user should see (e.g. the GPU backend was not available: running on the CPU). */
+  notice?: string;
+  /** KV cache actually allocated: cells of every live sequence's context and their bytes. */
+  kvCache?: { bytes: number; cells: number; keyType: string; valueType: string };
+  vram?: { total: number; used: number; free: number };
+  ram: { total: number; used: number; free: number };
+  /** Resident set size of the server process. */
+  rssBytes: number;
+  budget?: MemoryBudgetReport;
+}
+
+export interface DiagnosticsSnapshot {
+  /** Epoch milliseconds when the snapshot was taken. */
+  time: number;
+  status: ServerStatus;
+  sequences: SequenceDiagnostics[];
+  process: ProcessDiagnostics;
+  /** Absent while no model is loaded (status says why). */
+  model?: ModelDiagnostics;
+}
+
+/** Sent by the client: a snapshot of the KV caches, the process and the model. Never fails for lack of a model. */
+export namespace DiagnosticsRequest {
+  export const method = "streamsink/diagnostics" as const;
+  export const type = new RequestType<Record<string, never>, DiagnosticsSnapshot, void>(method);
+}
+
+export interface ResetCacheParams {
+  /** The sequence's label: "chat" or "completion". */
+  label: string;
+}
+
+export interface ResetCacheResult {
+  label: string;
+  message: string;
+}
+
+/** Sent by the client: drops one feature's cached KV (Reset Chat Cache / Reset Completion Cache). */
+export namespace ResetCacheRequest {
+  export const method = "streamsink/resetCache" as const;
+  export const type = new RequestType<ResetCacheParams, ResetCacheResult, void>(method);
+}
+
+/** KV fill of one sequence, for the status bar. */
+export interface KvFill {
+  label: string;
+  kvCells: number;
+  contextSize: number;
+  sinks: number;
+}
+
+/** Sent by the server when a sequence's KV fill changes (checked once a second; nothing is sent while idle). */
+export namespace KvFillNotification {
+  export const method = "streamsink/kvFill" as const;
+  export const type = new NotificationType<KvFill[]>(method);
+}
+
+export interface DownloadModelParams {
+  /** `hf:<user>/<repo>:<quant>`, `hf:<user>/<repo>/<file>.gguf[#branch]`, or an http(s) URL of a .gguf file. */
+  uri: string;
+  /** Absolute folder to store the model in (the extension's global storage `models` folder). */
+  directory: string;
+  /** Expected SHA-256 (hex) of the file; for hf: URIs the hub's own checksum is used when this is absent. */
+  sha256?: string;
+  /** Identifies this download in DownloadProgressNotification. */
+  downloadId: string;
+}
+
+export interface DownloadModelResult {
+  /** Absolute path of the verified model file. */
+  path: string;
+  sizeBytes: number;
+  sha256: string;
+  /** Where the expected checksum came from ("given", "hub", or "none" when only the size could be checked). */
+  checksumSource: "given" | "hub" | "none";
+  /** The download continued a partial file left by an earlier, interrupted one. */
+  resumed: boolean;
+  /** The file was already there and verified: nothing was downloaded. */
+  alreadyPresent: boolean;
+}
+
+/** Sent by the client: downloads and verifies a model (resumable; cancel the request to stop it, keeping the partial file). */
+export namespace DownloadModelRequest {
+  export const method = "streamsink/downloadModel" as const;
+  export const type = new RequestType<DownloadModelParams, DownloadModelResult, void>(method);
+}
+
+export interface DownloadProgress {
+  downloadId: string;
+  phase: "resolving" | "downloading" | "verifying";
+  downloadedBytes: number;
+  /** 0 while unknown. */
+  totalBytes: number;
+}
+
+/** Sent by the server while a DownloadModelRequest runs. */
+export namespace DownloadProgressNotification {
+  export const method = "streamsink/downloadProgress" as const;
+  export const type = new NotificationType<DownloadProgress>(method);
+}
+
+// --- chat ---
+// The side-panel chat (issue 4). The server holds ONE chat stream in a StreamingLLM sequence: the
+// chat template's BOS + system prompt (+ pinned messages) are the attention sinks, every turn is
+// tokenized once and appended, and the oldest turns are evicted and shifted in place when the
+// window fills — never re-tokenized, re-evaluated or summarized. Validation: server/chat/params.ts.
+
+/** One earlier message of a chat, as the client stores it. */
+export interface ChatHistoryMessage {
+  id: string;
+  role: "user" | "assistant";
+  /** What the model saw (for a user message: attachments included). */
+  text: string;
+  pinned?: boolean;
+}
+
+/** Which messages of the current chat the model can still see. */
+export interface ChatWindowState {
+  chatId: string;
+  /** Messages whose tokens have all been evicted (or that were not restored): the model cannot see them. */
+  outside: string[];
+  /** Messages whose oldest tokens have been evicted: the model sees only their end. */
+  partial: string[];
+  /** Pinned messages already held in the sink region (never evicted). */
+  pinnedInSink: string[];
+  /** Pinned messages still in the window; they join the sink region when the eviction front reaches them. */
+  pinnedPending: string[];
+  /** Tokens the pinned messages use (in the sink or reserved for it). */
+  pinnedTokens: number;
+  /** Most tokens pinned messages may use (a quarter of the window). */
+  pinBudget: number;
+  /** Sink tokens of the template (BOS + system prompt), without pins. */
+  templateSinks: number;
+  kvCells: number;
+  contextSize: number;
+  shifts: number;
+  tokensEvicted: number;
+}
+
+export interface ChatSendParams {
+  /** The chat this message belongs to (1..128 chars). A different chat than the server holds starts a new stream. */
+  chatId: string;
+  userMessageId: string;
+  assistantMessageId: string;
+  /** The user's message as the model should see it (attachments included). */
+  text: string;
+  /**
+   * The chat's earlier messages, oldest first. Used only when the server does not hold this chat
+   * (first message after a restart, or another chat was open): pinned ones and the newest that fit
+   * are evaluated into a new stream. Ignored otherwise.
+   */
+  history: ChatHistoryMessage[];
+  /** Most tokens of the answer (1..4096, default 512). */
+  maxTokens?: number;
+  /** Sampling temperature (0..2, default 0.7); 0 = greedy. */
+  temperature?: number;
+  /** Fixed sampling seed (tests and benchmarks). */
+  seed?: number;
+}
+
+export interface ChatSendResult {
+  chatId: string;
+  assistantMessageId: string;
+  /** The answer as shown (stop text removed). */
+  text: string;
+  stopReason: "end" | "maxTokens" | "cancelled";
+  /** Tokens of the new user turn (template included) appended to the stream. */
+  promptTokens: number;
+  generatedTokens: number;
+  /** Tokens evaluated to rebuild a stream from `history` (0 when the server held the chat, or when it
+   * was restored from a KV snapshot that holds every stored message). */
+  restoredTokens: number;
+  /** Present when this message (re)created the chat's stream: how it was restored. */
+  restore?: ChatRestoreReport;
+  /** Tokens decoded on the chat sequence for this message, restoring included: node-llama-cpp's token
+   * meter (input + output) less the cells it also charges as input for shifting them in place. */
+  decodedTokens: number;
+  promptMs: number;
+  generationMs: number;
+  durationMs: number;
+  /** With stopReason "cancelled": ms from the cancellation's arrival in the server to the sequence being free again. */
+  stopLatencyMs?: number;
+  /** Most KV cells the chat sequence held during this answer (checked after every token). */
+  kvCellsMax: number;
+  window: ChatWindowState;
+  stats: SequenceStats;
+}
+
+/** How a chat's stream was (re)created after a restart, a reload or a switch of chats. */
+export interface ChatRestoreReport {
+  /** "snapshot": the KV state was loaded from the saved snapshot (nothing re-evaluated);
+   * "history": rebuilt by evaluating the stored messages (`note` says why no snapshot was used). */
+  source: "snapshot" | "history";
+  /** KV cells loaded from the snapshot (0 when rebuilt). */
+  snapshotTokens: number;
+  /** With "snapshot": sha256 (hex) of JSON.stringify(the loaded sequence's token ids). */
+  tokensSha256?: string;
+  /** The token meter right after loading the snapshot (input and output tokens: 0 = nothing evaluated). */
+  loadMeter: { input: number; output: number };
+  /** The stream's length (every token appended since the chat began) once loaded. */
+  streamTokens: number;
+  /** Tokens evaluated for stored messages: those newer than the snapshot, or all rebuilt ones. */
+  evaluatedTokens: number;
+  /** Why the snapshot was not used (none saved, another chat, another model, other settings…). */
+  note?: string;
+}
+
+/** Sent by the client: appends a user message and generates the answer; resolves when it ends. Cancel the request to stop. */
+export namespace ChatSendRequest {
+  export const method = "streamsink/chat/send" as const;
+  export const type = new RequestType<ChatSendParams, ChatSendResult, void>(method);
+}
+
+export interface ChatToken {
+  chatId: string;
+  assistantMessageId: string;
+  /** New text of the answer since the previous notification. */
+  delta: string;
+}
+
+/** Sent by the server while a ChatSendRequest generates: the answer's text as it streams. */
+export namespace ChatTokenNotification {
+  export const method = "streamsink/chat/token" as const;
+  export const type = new NotificationType<ChatToken>(method);
+}
+
+/** Sent by the server when the window moves (an eviction mid-answer, a pin, a reset). */
+export namespace ChatWindowNotification {
+  export const method = "streamsink/chat/window" as const;
+  export const type = new NotificationType<ChatWindowState>(method);
+}
+
+export interface ChatResetParams {
+  /** Reset only if the server holds this chat; absent = whatever it holds. */
+  chatId?: string;
+}
+
+/** Sent by the client (New chat, deleting a chat): stops any answer and drops the chat stream. */
+export namespace ChatResetRequest {
+  export const method = "streamsink/chat/reset" as const;
+  export const type = new RequestType<ChatResetParams, { reset: boolean }, void>(method);
+}
+
+export interface ChatPinParams {
+  chatId: string;
+  messageId: string;
+  pinned: boolean;
+}
+
+export interface ChatPinResult {
+  /** false when the pin could not be applied; `message` says why. */
+  ok: boolean;
+  message?: string;
+  window?: ChatWindowState;
+}
+
+/** Sent by the client: pins (keeps in the sink region) or unpins a message of the chat the server holds. */
+export namespace ChatPinRequest {
+  export const method = "streamsink/chat/pin" as const;
+  export const type = new RequestType<ChatPinParams, ChatPinResult, void>(method);
+}
+
+export interface ChatStateResult {
+  chatId?: string;
+  window?: ChatWindowState;
+  stats?: SequenceStats;
+  /** Tokens of the current stream's sink cells (to check they never change). */
+  sinkTokens: number[];
+  /** Resident set size of the server process. */
+  rssBytes: number;
+  /** How the current stream was created, when it was restored (snapshot or history). */
+  restore?: ChatRestoreReport;
+  /** The last KV snapshot this process saved (absent: none yet, or no storage folder). */
+  snapshot?: { chatId: string; tokens: number; savedAt: string };
+}
+
+/** Sent by the client (tests, benchmarks, diagnostics): the chat stream's state. */
+export namespace ChatStateRequest {
+  export const method = "streamsink/chat/state" as const;
+  export const type = new RequestType<Record<string, never>, ChatStateResult, void>(method);
+}
+
+// --- inline completions ---
+// The completions themselves use the standard LSP `textDocument/inlineCompletion`; this message
+// only exposes their accounting (tests, benchmarks, diagnostics).
+
+/** How one inline completion request ended on the server. */
+export type CompletionOutcome =
+  /** The model wrote a suggestion (possibly empty after the stop rules). */
+  | "completed"
+  /** Answered from the server's suggestion LRU, no model call. */
+  | "cacheHit"
+  /** Cancelled (or superseded by a newer request) while the model was working on it. */
+  | "cancelled"
+  /** Cancelled or superseded before it reached the model. */
+  | "dropped"
+  /** Completions disabled, unknown document, or no model ready: answered empty. */
+  | "skipped"
+  | "error";
+
+export interface CompletionRequestRecord {
+  /** Increasing per server process. */
+  id: number;
+  outcome: CompletionOutcome;
+  /** Server-side time from arrival to answer. */
+  ms: number;
+  /** "fim" or "prefix" prompt (model calls only). */
+  mode?: "fim" | "prefix";
+  /** Prompt length in tokens (model calls only). */
+  promptTokens: number;
+  /** Prompt tokens already in the completion sequence's cache (common prefix), not evaluated. */
+  reusedTokens: number;
+  /** Prompt tokens evaluated for this request (= promptTokens - reusedTokens when not cancelled). */
+  evaluatedTokens: number;
+  generatedTokens: number;
+  /** Input tokens charged to the completion sequence's token meter during this request (node-llama-cpp
+   * counts evaluated prompt tokens there; equals evaluatedTokens unless an eviction re-evaluated some). */
+  meterInputTokens: number;
+  /** Characters of the suggestion returned. */
+  suggestionChars: number;
+}
+
+export interface CompletionStatsParams {
+  /** Only records with a larger id (default: all kept, at most the last 1024). */
+  sinceId?: number;
+}
+
+export interface CompletionStatsResult {
+  requests: number;
+  modelCalls: number;
+  cacheHits: number;
+  cancelled: number;
+  dropped: number;
+  errors: number;
+  /** Completion sequences created and disposed over the process' life; live = created - disposed. */
+  sequencesCreated: number;
+  sequencesDisposed: number;
+  liveSequences: number;
+  /** Whether the loaded model has FIM tokens (null: no model). */
+  fim: boolean | null;
+  /** The completion sequence's StreamingLLM accounting (absent while it does not exist). */
+  kv?: SequenceStats;
+  /** Resident set size of the server process. */
+  rssBytes: number;
+  /** The request the model is working on now, if any. */
+  active?: { id: number; phase: "prompt" | "generating"; generatedTokens: number };
+  recent: CompletionRequestRecord[];
+}
+
+/** Sent by the client (tests, benchmarks, diagnostics): the inline completion accounting. */
+export namespace CompletionStatsRequest {
+  export const method = "streamsink/completion/stats" as const;
+  export const type = new RequestType<CompletionStatsParams, CompletionStatsResult, void>(method);
+}

@@ -27,6 +27,21 @@ export interface Settings {
   /** CPU threads for evaluation; "auto" = the machine's physical cores. Always passed explicitly. */
   threads: "auto" | number;
   logLevel: LogLevel;
+  completions: CompletionSettings;
+}
+
+/** Inline (ghost text) completions. */
+export interface CompletionSettings {
+  /** Master switch. */
+  enable: boolean;
+  /** Language id → enabled; the key "*" is the default for languages not listed. */
+  languages: Record<string, boolean>;
+  /** Upper bound on generated tokens per suggestion. */
+  maxTokens: number;
+  /** Upper bound on lines per suggestion. */
+  maxLines: number;
+  /** Pause after the last keystroke before a request is sent (automatic triggers only). */
+  debounceMs: number;
 }
 
 export const defaultSettings: Settings = {
@@ -34,6 +49,7 @@ export const defaultSettings: Settings = {
   context: { size: 4096, sinkTokens: 4, shiftSize: 0 },
   threads: "auto",
   logLevel: "info",
+  completions: { enable: true, languages: { "*": true }, maxTokens: 48, maxLines: 8, debounceMs: 50 },
 };
 
 /** Bounds that keep absurd values from reaching llama.cpp. */
@@ -43,6 +59,9 @@ export const limits = {
   shiftSize: { min: 0, max: 1_048_576 },
   threads: { min: 1, max: 512 },
   gpuLayers: { min: 0, max: 10_000 },
+  completionMaxTokens: { min: 1, max: 512 },
+  completionMaxLines: { min: 1, max: 100 },
+  completionDebounceMs: { min: 0, max: 5000 },
 } as const;
 
 /** Reads one raw configuration value by its dotted key below `streamsink.`. */
@@ -109,6 +128,46 @@ function autoOrInteger(
   if (raw === undefined || raw === null || raw === "" || raw === "auto") return "auto";
   const value = integerIn(raw, key, Number.NaN, range, problems);
   return Number.isNaN(value) ? "auto" : value;
+}
+
+function flag(raw: unknown, key: string, fallback: boolean, problems: SettingProblem[]): boolean {
+  if (raw === undefined || raw === null) return fallback;
+  if (typeof raw === "boolean") return raw;
+  problems.push({ key, message: `streamsink.${key} must be true or false; using ${fallback}.` });
+  return fallback;
+}
+
+/**
+ * Per-language switches: an object `{"python": true, "markdown": false, "*": true}` ("*" = every
+ * language not listed), or a list of language ids (only those). Invalid entries are dropped.
+ */
+function languageMap(raw: unknown, key: string, problems: SettingProblem[]): Record<string, boolean> {
+  const fallback = { ...defaultSettings.completions.languages };
+  if (raw === undefined || raw === null) return fallback;
+  if (Array.isArray(raw)) {
+    const map: Record<string, boolean> = { "*": false };
+    for (const id of raw) {
+      if (typeof id === "string" && id.trim() !== "") map[id.trim()] = true;
+      else problems.push({ key, message: `streamsink.${key} lists ${JSON.stringify(id)}, which is not a language id; ignoring it.` });
+    }
+    return map;
+  }
+  if (typeof raw !== "object") {
+    problems.push({ key, message: `streamsink.${key} must be an object like {"*": true, "markdown": false}; using all languages.` });
+    return fallback;
+  }
+  const map: Record<string, boolean> = { "*": true };
+  for (const [id, value] of Object.entries(raw as Record<string, unknown>)) {
+    if (typeof value === "boolean" && id.trim() !== "") map[id.trim()] = value;
+    else problems.push({ key, message: `streamsink.${key}.${id} must be true or false; ignoring it.` });
+  }
+  return map;
+}
+
+/** Whether inline completions run for a document of this language. */
+export function completionsEnabledFor(settings: CompletionSettings, languageId: string): boolean {
+  if (!settings.enable) return false;
+  return settings.languages[languageId] ?? settings.languages["*"] ?? true;
 }
 
 function text(raw: unknown, key: string, problems: SettingProblem[]): string {
@@ -178,6 +237,31 @@ export function sanitizeSettings(
     context: { size: contextSize, sinkTokens, shiftSize },
     threads: autoOrInteger(get("threads"), "threads", limits.threads, problems),
     logLevel: oneOf(get("logLevel"), "logLevel", logLevels, defaultSettings.logLevel, problems),
+    completions: {
+      enable: flag(get("completions.enable"), "completions.enable", defaultSettings.completions.enable, problems),
+      languages: languageMap(get("completions.languages"), "completions.languages", problems),
+      maxTokens: integerIn(
+        get("completions.maxTokens"),
+        "completions.maxTokens",
+        defaultSettings.completions.maxTokens,
+        limits.completionMaxTokens,
+        problems,
+      ),
+      maxLines: integerIn(
+        get("completions.maxLines"),
+        "completions.maxLines",
+        defaultSettings.completions.maxLines,
+        limits.completionMaxLines,
+        problems,
+      ),
+      debounceMs: integerIn(
+        get("completions.debounceMs"),
+        "completions.debounceMs",
+        defaultSettings.completions.debounceMs,
+        limits.completionDebounceMs,
+        problems,
+      ),
+    },
   };
   return { settings, problems };
 }

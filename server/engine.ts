@@ -7,6 +7,7 @@ import type { Backend, Settings } from "../common/settings";
 import { loadLlamaCpp, type LlamaCpp } from "./llamaRuntime";
 import { errorMessage, type Logger } from "./log";
 import { checkModelFile, ModelFileError, modelDisplayName } from "./modelFile";
+import { memoryGuard } from "./memoryGuard";
 import { SerialQueue } from "./serialQueue";
 
 export class ModelNotReadyError extends Error {
@@ -178,6 +179,12 @@ export class Engine {
     }
     this.llamaBackend = backend;
     const gpu = this.llama.gpu;
+    const actual = gpu === false ? "cpu" : gpu;
+    if (backend !== "auto" && actual !== backend && this.backendNotice === undefined) {
+      // node-llama-cpp may substitute another backend (e.g. "metal" on Linux): say so.
+      this.backendNotice = `The ${backend} backend is not available here; running on ${actual === "cpu" ? "the CPU" : actual} instead.`;
+      this.log.warn(this.backendNotice);
+    }
     this.log.info(`llama.cpp backend: ${gpu === false ? "cpu" : gpu} (${this.llama.buildType}).`);
     return this.llama;
   }
@@ -197,17 +204,21 @@ export class Engine {
       const llamaCpp = await loadLlamaCpp();
       await checkModelFile(llamaCpp, modelPath);
       const llama = await this.getLlamaFor(llamaCpp, settings.model.backend);
+      await memoryGuard.check(llamaCpp, llama, modelPath, settings);
       const started = performance.now();
       let lastReported = 0;
+      let finished = false;
       const model = await llama.loadModel({
         modelPath,
         gpuLayers: settings.model.gpuLayers,
         onLoadProgress: (progress) => {
-          if (progress - lastReported < 0.1 && progress < 1) return;
+          // llama.cpp may report progress after the load resolved: never go back to "loading".
+          if (finished || (progress - lastReported < 0.1 && progress < 1)) return;
           lastReported = progress;
           this.setStatus({ state: "loading", message: `Loading ${modelName}…`, modelName, modelPath, progress });
         },
       });
+      finished = true;
       const backend = llama.gpu === false ? "cpu" : llama.gpu;
       const deviceNames = llama.gpu === false ? [] : await llama.getGpuDeviceNames();
       this.loaded = { llamaCpp, llama, model, settings, threads: this.resolveThreads(settings, llama) };

@@ -1,5 +1,6 @@
 // The StreamSink language server process: started by the extension over IPC, it owns llama.cpp
 // (through the engine) and answers the protocol in common/protocol.ts.
+import path from "node:path";
 import {
   createConnection,
   ProposedFeatures,
@@ -21,21 +22,37 @@ import {
 } from "../common/protocol";
 import { sanitizeSettings, type Settings } from "../common/settings";
 import { isFiniteIn, isInteger, isRecord, isString } from "../common/validate";
+import { registerChat } from "./chat";
+import { registerCompletions } from "./completion";
+import { registerDiagnostics } from "./diagnostics";
 import { Engine, ModelNotReadyError } from "./engine";
 import { connectionLogger, errorMessage } from "./log";
+import { guardedIpcTransport } from "./messageGuard";
 import { SequenceRegistry } from "./sequences";
 
-const connection = createConnection(ProposedFeatures.all, {
-  // A request cancelled while still queued is answered without running (stale completions).
-  cancelUndispatched: (_message, _params) => undefined,
+// Malformed messages that would throw inside vscode-jsonrpc are dropped first (server/messageGuard.ts).
+let dropped = (_problem: string): void => undefined;
+const [reader, writer] = guardedIpcTransport((problem) => dropped(problem));
+const connection = createConnection(ProposedFeatures.all, reader, writer, {
+  // A request cancelled while still queued is answered without running (stale completions): the
+  // library only drops it when this returns a response (returning undefined dispatches it anyway).
+  cancelUndispatched: (message) => ({
+    jsonrpc: "2.0",
+    id: (message as { id?: number | string | null }).id ?? null,
+    error: { code: -32_800 /* LSPErrorCodes.RequestCancelled */, message: "Cancelled before it started." },
+  }),
 });
 const log = connectionLogger(connection);
+dropped = (problem) => log.warn(`Ignored a malformed message from the client: ${problem}.`);
 const documents = new TextDocuments(TextDocument);
 const engine = new Engine(log, (status) => void connection.sendNotification(ServerStatusNotification.type, status));
 /** Accounting of the features' StreamingLLM sequences, for diagnostics and the status bar. */
 const sequences = new SequenceRegistry();
 // Features register here, each from its own module: `registerX({connection, engine, log, sequences, documents})`.
 void sequences;
+registerDiagnostics({ connection, engine, log, sequences });
+registerCompletions({ connection, engine, log, sequences, documents });
+const chat = registerChat({ connection, engine, log, sequences });
 
 /** Settings arrive already sanitised, but a bad client must not crash us: sanitise again. */
 function settingsFrom(raw: unknown): Settings {
@@ -48,6 +65,15 @@ function settingsFrom(raw: unknown): Settings {
   const { settings, problems } = sanitizeSettings(lookup);
   for (const problem of problems) log.warn(`Ignoring invalid setting from the client: ${problem.message}`);
   return settings;
+}
+
+/** The client's storage folder (`ServerConfiguration.storagePath`), when it sent a usable one. */
+function storagePathFrom(raw: unknown): string | undefined {
+  const value = isRecord(raw) ? raw.storagePath : undefined;
+  if (value === undefined) return undefined;
+  if (isString(value, 4096) && path.isAbsolute(value)) return value;
+  log.warn("Ignoring the storage folder from the client: storagePath must be an absolute path. Chat KV snapshots are not saved.");
+  return undefined;
 }
 
 function toResponseError(error: unknown): ResponseError<void> {
@@ -64,9 +90,10 @@ function abortSignalFor(token: CancellationToken): AbortSignal {
 }
 
 connection.onInitialize((params: InitializeParams): InitializeResult => {
+  chat.setStoragePath(storagePathFrom(params.initializationOptions));
   void engine.configure(settingsFrom(params.initializationOptions));
   return {
-    capabilities: { textDocumentSync: TextDocumentSyncKind.Incremental },
+    capabilities: { textDocumentSync: TextDocumentSyncKind.Incremental, inlineCompletionProvider: true },
     serverInfo: { name: "StreamSink", version: "0.1.0" },
   };
 });
@@ -77,6 +104,7 @@ connection.onInitialized(() => {
 });
 
 connection.onNotification(ConfigureNotification.type, (settings) => {
+  chat.setStoragePath(storagePathFrom(settings));
   void engine.configure(settingsFrom(settings));
 });
 
@@ -93,7 +121,7 @@ connection.onRequest(GenerateRequest.type, async (params, token): Promise<Genera
   if (!validGenerateParams(params)) {
     throw new ResponseError(
       ErrorCodes.invalidParams,
-      "streamsink/generate needs {prompt: string, maxTokens: 1..4096, temperature?: 0..2}.",
+      "streamsink/generate needs {prompt: string of at most 1,000,000 characters, maxTokens: 1..4096, temperature?: 0..2}.",
     );
   }
   try {

@@ -5,17 +5,21 @@ import * as vscode from "vscode";
 import {
   LanguageClient,
   State,
-  TransportKind,
   type LanguageClientOptions,
+  type Middleware,
   type ServerOptions,
 } from "vscode-languageclient/node";
-import { ConfigureNotification, ServerStatusNotification, type ServerStatus } from "../common/protocol";
+import { ConfigureNotification, ServerStatusNotification, type ServerConfiguration, type ServerStatus } from "../common/protocol";
 import type { Settings } from "../common/settings";
 import { logChannel, log } from "./log";
+import { CrashRecovery, logCrash } from "./reliability/crashRecovery";
+import { ServerProcessLauncher } from "./reliability/serverProcess";
 
 export class ServerConnection implements vscode.Disposable {
   private client: LanguageClient | undefined;
   private clientScope: vscode.Disposable[] = [];
+  /** Forks the server and restarts it after a crash (src/reliability); lives as long as this object. */
+  private recovery: { launcher: ServerProcessLauncher; handler: CrashRecovery } | undefined;
   private status: ServerStatus = { state: "starting", message: "Starting StreamSink server…" };
   private readonly statusEmitter = new vscode.EventEmitter<ServerStatus>();
   private readonly clientEmitter = new vscode.EventEmitter<LanguageClient | undefined>();
@@ -23,10 +27,14 @@ export class ServerConnection implements vscode.Disposable {
   readonly onStatus = this.statusEmitter.event;
   /** Fires when a new client is running (or undefined when it stopped). */
   readonly onClient = this.clientEmitter.event;
+  /** Client middleware shared by every client this object starts; features add their hooks to it. */
+  readonly middleware: Middleware = {};
 
   constructor(
     private readonly extensionUri: vscode.Uri,
     private settings: Settings,
+    /** Folder the server keeps chat KV snapshots in (global storage + "/kv"); absent: none saved. */
+    private readonly storagePath?: string,
   ) {}
 
   get currentStatus(): ServerStatus {
@@ -48,16 +56,17 @@ export class ServerConnection implements vscode.Disposable {
 
   async start(): Promise<void> {
     const module = vscode.Uri.joinPath(this.extensionUri, "dist", "server.js").fsPath;
-    const serverOptions: ServerOptions = {
-      run: { module, transport: TransportKind.ipc },
-      debug: { module, transport: TransportKind.ipc, options: { execArgv: ["--nolazy", "--inspect=6019"] } },
-    };
+    const recovery = (this.recovery ??= this.createRecovery(module));
+    const serverOptions: ServerOptions = () => recovery.launcher.launch();
     const clientOptions: LanguageClientOptions = {
       documentSelector: [{ scheme: "file" }, { scheme: "untitled" }],
       outputChannel: logChannel(),
       traceOutputChannel: logChannel(),
-      initializationOptions: this.settings,
+      // A function: a server restarted after a crash gets the current settings.
+      initializationOptions: () => this.serverConfiguration(),
       progressOnInitialization: false,
+      middleware: this.middleware,
+      errorHandler: recovery.handler,
     };
     const client = new LanguageClient("streamsink", "StreamSink", serverOptions, clientOptions);
     this.client = client;
@@ -67,7 +76,9 @@ export class ServerConnection implements vscode.Disposable {
         if (event.newState === State.Stopped && this.client === client) {
           this.setStatus({
             state: "error",
-            message: "The StreamSink server stopped. Run “StreamSink: Restart Server”; the log has details.",
+            message:
+              this.recovery?.handler.gaveUp?.message ??
+              "The StreamSink server stopped. Run “StreamSink: Restart Server”; the log has details.",
             modelName: this.status.modelName,
             modelPath: this.status.modelPath,
           });
@@ -103,7 +114,9 @@ export class ServerConnection implements vscode.Disposable {
 
   async restart(): Promise<void> {
     log.info("Restarting the StreamSink server.");
+    this.recovery?.handler.reset();
     await this.stop();
+    this.recovery?.launcher.killCurrent();
     await this.start();
   }
 
@@ -111,13 +124,29 @@ export class ServerConnection implements vscode.Disposable {
   async configure(settings: Settings): Promise<void> {
     this.settings = settings;
     const client = this.running;
-    if (client) await client.sendNotification(ConfigureNotification.type, settings);
+    if (client) await client.sendNotification(ConfigureNotification.type, this.serverConfiguration());
+  }
+
+  /** Settings plus the storage folder: what the server gets at start and with every change. */
+  private serverConfiguration(): ServerConfiguration {
+    return this.storagePath === undefined ? this.settings : { ...this.settings, storagePath: this.storagePath };
   }
 
   dispose(): void {
     void this.stop();
     this.statusEmitter.dispose();
     this.clientEmitter.dispose();
+  }
+
+  private createRecovery(module: string): { launcher: ServerProcessLauncher; handler: CrashRecovery } {
+    const launcher = new ServerProcessLauncher({ module, onStderr: (text) => logChannel().append(text) });
+    const handler = new CrashRecovery(launcher, (event) => {
+      logCrash(event, log);
+      if (event.action !== "restart") return;
+      vscode.window.setStatusBarMessage(`$(warning) ${event.message}`, 30_000);
+      this.setStatus({ state: "starting", message: event.message, modelName: this.status.modelName, modelPath: this.status.modelPath });
+    });
+    return { launcher, handler };
   }
 
   private setStatus(status: ServerStatus): void {

@@ -30,12 +30,15 @@ export function registerCommands(server: ServerConnection, specs: CommandSpec[])
   return specs.map((spec) =>
     vscode.commands.registerCommand(spec.id, async (...args: unknown[]) => {
       if (spec.requiresReady && !server.isReady) {
-        const choice = await vscode.window.showWarningMessage(notReadyMessage(server), "Open Settings", "Show Log");
-        if (choice === "Open Settings") {
-          await vscode.commands.executeCommand("workbench.action.openSettings", "streamsink.model");
-        } else if (choice === "Show Log") {
-          await vscode.commands.executeCommand("streamsink.showLog");
-        }
+        // Not awaited: the command returns at once instead of waiting until the toast is dismissed
+        // (callers such as the diagnostics panel or executeCommand would hang until then).
+        void vscode.window.showWarningMessage(notReadyMessage(server), "Open Settings", "Show Log").then((choice) => {
+          if (choice === "Open Settings") {
+            void vscode.commands.executeCommand("workbench.action.openSettings", "streamsink.model");
+          } else if (choice === "Show Log") {
+            void vscode.commands.executeCommand("streamsink.showLog");
+          }
+        });
         return undefined;
       }
       return spec.run(...args);

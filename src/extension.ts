@@ -1,10 +1,13 @@
 // StreamSink's entry point: wires settings, the language server, the status bar and the commands.
 import * as vscode from "vscode";
-import { GenerateRequest } from "../common/protocol";
+import { GenerateRequest, type ServerStatus } from "../common/protocol";
 import type { SettingProblem } from "../common/settings";
 import { ServerConnection } from "./client";
+import { registerChat } from "./chat";
 import { registerCommands } from "./commands";
+import { registerCompletions } from "./completion";
 import { needsServerRestart, readSettings, section } from "./config";
+import { registerDiagnosticsFeature } from "./diagnostics";
 import { log, logChannel } from "./log";
 import { StatusBar } from "./statusBar";
 
@@ -21,26 +24,36 @@ function reportProblems(problems: SettingProblem[]): void {
   }
 }
 
-export async function activate(context: vscode.ExtensionContext): Promise<void> {
+/** What activate() returns: the server status, for the extension-host tests (test/vscode) and other extensions. */
+export interface StreamSinkApi {
+  readonly status: ServerStatus;
+  readonly onDidChangeStatus: vscode.Event<ServerStatus>;
+}
+
+export async function activate(context: vscode.ExtensionContext): Promise<StreamSinkApi> {
   context.subscriptions.push(logChannel());
   const { settings, problems } = readSettings();
   reportProblems(problems);
   log.info(`Effective settings: ${JSON.stringify(settings)}`);
 
-  const connection = new ServerConnection(context.extensionUri, settings);
+  const connection = new ServerConnection(context.extensionUri, settings, vscode.Uri.joinPath(context.globalStorageUri, "kv").fsPath);
   server = connection;
   const statusBar = new StatusBar();
   context.subscriptions.push(connection, statusBar);
+  context.subscriptions.push(registerCompletions(connection));
 
   let lastError: string | undefined;
   context.subscriptions.push(
     connection.onStatus((status) => {
       statusBar.update(status);
       if (status.state === "error" && status.message !== lastError) {
+        // A server that stopped (e.g. after repeated crashes) is offered a restart, not settings.
+        const first = connection.running ? "Open Settings" : "Restart Server";
         void vscode.window
-          .showErrorMessage(`StreamSink: ${status.message}`, "Open Settings", "Show Log")
+          .showErrorMessage(`StreamSink: ${status.message}`, first, "Show Log")
           .then((choice) => {
-            if (choice === "Open Settings") {
+            if (choice === "Restart Server") void connection.restart();
+            else if (choice === "Open Settings") {
               void vscode.commands.executeCommand("workbench.action.openSettings", "streamsink.model");
             } else if (choice === "Show Log") logChannel().show();
           });
@@ -69,8 +82,16 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
       },
     ]),
   );
+  context.subscriptions.push(...registerDiagnosticsFeature(context, connection, statusBar));
+  await registerChat(context, connection);
 
   await connection.start();
+  return {
+    get status() {
+      return connection.currentStatus;
+    },
+    onDidChangeStatus: connection.onStatus,
+  };
 }
 
 /** Generates a continuation of the text before the cursor and inserts it (the first end-to-end request). */

@@ -10,7 +10,7 @@ export class StatusBar implements vscode.Disposable {
   constructor() {
     this.item = vscode.window.createStatusBarItem("streamsink.status", vscode.StatusBarAlignment.Right, 100);
     this.item.name = "StreamSink";
-    this.item.command = "streamsink.showLog";
+    this.item.command = "streamsink.showDiagnostics";
     this.render();
     this.item.show();
   }

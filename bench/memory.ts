@@ -1,0 +1,209 @@
+// bench:memory — streams N tokens (millions) through the StreamingLLM engine and shows that the
+// cache, the memory and the per-token cost stay flat.
+//
+//   npm run bench:memory -- --model <gguf> --tokens N --context C [--sinks 4] [--shift 0]
+//        [--text <file>] [--threads 2] [--block 1000] [--gpu] [--ppl-window W] [--json]
+// --ppl-window W also scores the first and the last W tokens ("ppl": {first, last, ratioLastToFirst}).
+//
+// The text (default bench-results/corpus-py311.py, built by bench/corpus.ts) is tokenized once and
+// repeated as needed (BOS first). Tokens are ingested in blocks of --block tokens, each timed.
+// Prints a table and, with --json, one JSON object as the last stdout line:
+// {"tokens","kvCellsMax","contextSize","rssMB":{"start","after10k","end"},"msPerToken":{"first10k","last10k"},
+//  "shifts","shiftMs":{"p50","max"}, ...extra fields}
+import { existsSync } from "node:fs";
+import { readFile } from "node:fs/promises";
+import path from "node:path";
+import type { Token } from "node-llama-cpp";
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
+import { shiftCapabilityOfModel } from "../server/kv/shiftCapability";
+import { StreamingSequence } from "../server/kv/streamingSequence";
+import { flag, int, machine, parseArgs, percentile, round, str, table } from "./cli";
+
+const MB = 2 ** 20;
+
+// A full GC before every RSS sample, so garbage (e.g. from tokenizing the text) does not read as growth.
+setFlagsFromString("--expose-gc");
+const collect = runInNewContext("gc") as () => void;
+const rssMB = (): number => {
+  collect();
+  return process.memoryUsage().rss / MB;
+};
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2));
+  const modelPath = path.resolve(str(args, "model"));
+  const tokensWanted = int(args, "tokens", 1_000_000);
+  const contextRequested = int(args, "context", 2048);
+  const sinks = int(args, "sinks", 4);
+  const shiftSize = int(args, "shift", 0);
+  const threads = int(args, "threads", 2);
+  const block = Math.max(1, int(args, "block", 1000));
+  const textPath = path.resolve(str(args, "text", "bench-results/corpus-py311.py"));
+  const useGpu = flag(args, "gpu");
+  const json = flag(args, "json");
+  // --ppl-window W: also score the first W and the last W tokens of the stream (perplexity stability).
+  const pplWindow = int(args, "ppl-window", 0);
+  const nll = { first: 0, firstCount: 0, last: 0, lastCount: 0 };
+  if (!existsSync(modelPath)) throw new Error(`Model not found: ${modelPath}`);
+  if (!existsSync(textPath)) throw new Error(`Text not found: ${textPath} (build it with: npx tsx bench/corpus.ts)`);
+
+  const { getLlama } = await import("node-llama-cpp");
+  const llama = await getLlama({ gpu: useGpu ? "auto" : false });
+  const model = await llama.loadModel({ modelPath });
+  const capability = shiftCapabilityOfModel(model);
+  const context = await model.createContext({ contextSize: contextRequested, threads });
+  const shiftDurations: number[] = [];
+  const engine = await StreamingSequence.create(context, {
+    sinks,
+    shiftSize,
+    capability,
+    label: "bench:memory",
+    onShift: (event) => shiftDurations.push(event.ms),
+  });
+
+  const text = await readFile(textPath, "utf8");
+  const textTokens = model.tokenize(text);
+  if (textTokens.length === 0) throw new Error(`${textPath} has no tokens.`);
+  const bos = model.tokens.bos;
+  const tokenAt = (i: number): Token => {
+    if (bos != null) return i === 0 ? bos : textTokens[(i - 1) % textTokens.length]!;
+    return textTokens[i % textTokens.length]!;
+  };
+  const firstTokens: Token[] = Array.from({ length: Math.min(engine.sinks, tokensWanted) }, (_, i) => tokenAt(i));
+
+  const vram = async () => (useGpu && llama.gpu !== false ? (await llama.getVramState()).used / MB : undefined);
+  const rssStart = rssMB();
+  const vramStart = await vram();
+  let rssAfter10k = rssStart;
+  let sampled10k = false;
+  let vramAfter10k = vramStart;
+  const blockMs: number[] = [];
+  const blockLen: number[] = [];
+  const chunk: Token[] = new Array<Token>(block);
+  const started = performance.now();
+  let streamed = 0;
+  let kvCellsMax = 0;
+  let nextReport = 100_000;
+  while (streamed < tokensWanted) {
+    const n = Math.min(block, tokensWanted - streamed);
+    chunk.length = n;
+    for (let j = 0; j < n; j++) chunk[j] = tokenAt(streamed + j);
+    const t0 = performance.now();
+    const scored = pplWindow > 0 && (streamed < pplWindow || streamed + n > tokensWanted - pplWindow);
+    const ingested = await engine.ingest(chunk as Parameters<typeof engine.ingest>[0], { score: scored });
+    // logProbs[j] = log p(token streamed + j + 1 | everything before it)
+    for (let j = 0; j < (ingested.logProbs?.length ?? 0); j++) {
+      const target = streamed + j + 1;
+      if (target < pplWindow) (nll.first -= ingested.logProbs![j]!), nll.firstCount++;
+      else if (target >= tokensWanted - pplWindow) (nll.last -= ingested.logProbs![j]!), nll.lastCount++;
+    }
+    blockMs.push(performance.now() - t0);
+    blockLen.push(n);
+    streamed += n;
+    const s = engine.stats();
+    if ((s.kvCellsPeak ?? 0) > kvCellsMax) kvCellsMax = s.kvCellsPeak ?? 0;
+    if (s.kvCells >= s.contextSize) throw new Error(`KV cells ${s.kvCells} reached the context size ${s.contextSize}.`);
+    if (streamed >= 10_000 && !sampled10k) {
+      sampled10k = true;
+      rssAfter10k = rssMB();
+      vramAfter10k = await vram();
+    }
+    if (streamed >= nextReport) {
+      nextReport += 100_000;
+      const elapsed = (performance.now() - started) / 1000;
+      process.stderr.write(
+        `bench:memory ${streamed} tokens, ${round(elapsed, 1)} s, rss ${round(process.memoryUsage().rss / MB, 1)} MB, shifts ${s.shifts}\n`,
+      );
+    }
+  }
+  const wallS = (performance.now() - started) / 1000;
+  const rssEnd = rssMB();
+  const vramEnd = await vram();
+  const stats = engine.stats();
+  const sinksIntact = firstTokens.every((t, i) => stats.sinkTokens[i] === t);
+
+  // ms/token over the first and the last 10K tokens (whole blocks covering them).
+  const window = Math.min(10_000, streamed);
+  const avg = (from: "start" | "end") => {
+    let tokens = 0;
+    let ms = 0;
+    for (let k = 0; k < blockMs.length && tokens < window; k++) {
+      const i = from === "start" ? k : blockMs.length - 1 - k;
+      tokens += blockLen[i]!;
+      ms += blockMs[i]!;
+    }
+    return tokens > 0 ? ms / tokens : 0;
+  };
+  const first10k = avg("start");
+  const last10k = avg("end");
+
+  const result = {
+    model: path.basename(modelPath),
+    tokens: streamed,
+    kvCellsMax,
+    contextSize: context.contextSize,
+    rssMB: { start: round(rssStart, 1), after10k: round(rssAfter10k, 1), end: round(rssEnd, 1) },
+    msPerToken: { first10k: round(first10k, 4), last10k: round(last10k, 4) },
+    shifts: stats.shifts,
+    shiftMs: { p50: round(percentile(shiftDurations, 50), 4), max: round(Math.max(0, ...shiftDurations), 4) },
+    ...(vramStart != null
+      ? { vramMB: { start: round(vramStart, 1), after10k: round(vramAfter10k ?? 0, 1), end: round(vramEnd ?? 0, 1) } }
+      : {}),
+    sinks: stats.sinks,
+    sinksIntact,
+    ...(pplWindow > 0
+      ? {
+          ppl: {
+            window: pplWindow,
+            first: round(Math.exp(nll.first / nll.firstCount), 4),
+            last: round(Math.exp(nll.last / nll.lastCount), 4),
+            ratioLastToFirst: round(Math.exp(nll.last / nll.lastCount - nll.first / nll.firstCount), 4),
+            scoredFirst: nll.firstCount,
+            scoredLast: nll.lastCount,
+          },
+        }
+      : {}),
+    mode: stats.mode,
+    tokensEvicted: stats.tokensEvicted,
+    rssGrowthFrom10kPct: round(((rssEnd - rssAfter10k) / rssAfter10k) * 100, 3),
+    msPerTokenRatioLastToFirst: round(last10k / first10k, 4),
+    shiftSize: shiftSize || "auto",
+    block,
+    threads,
+    backend: llama.gpu === false ? "cpu" : llama.gpu,
+    wallSeconds: round(wallS, 1),
+    text: path.basename(textPath),
+    machine: machine(),
+    date: new Date().toISOString(),
+  };
+  await engine.dispose();
+  await context.dispose();
+  await model.dispose();
+
+  console.log(`bench:memory — ${result.model}, ${result.tokens} tokens, context ${result.contextSize}, ${result.sinks} sinks, ${result.backend}, ${threads} threads`);
+  console.log(
+    table(
+      ["measure", "value"],
+      [
+        ["KV cells max / context", `${result.kvCellsMax} / ${result.contextSize}`],
+        ["RSS MB start / after 10K / end", `${result.rssMB.start} / ${result.rssMB.after10k} / ${result.rssMB.end}`],
+        ["RSS growth 10K → end", `${result.rssGrowthFrom10kPct} %`],
+        ["ms/token first 10K / last 10K", `${result.msPerToken.first10k} / ${result.msPerToken.last10k}`],
+        ["ratio last/first", result.msPerTokenRatioLastToFirst],
+        ["shifts (evicted tokens)", `${result.shifts} (${result.tokensEvicted})`],
+        ["shift ms p50 / max", `${result.shiftMs.p50} / ${result.shiftMs.max}`],
+        ["sinks intact", String(sinksIntact)],
+        ...(result.ppl ? [["PPL first / last window (ratio)", `${result.ppl.first} / ${result.ppl.last} (${result.ppl.ratioLastToFirst})`]] : []),
+        ...(result.vramMB ? [["VRAM MB start / after 10K / end", `${result.vramMB.start} / ${result.vramMB.after10k} / ${result.vramMB.end}`]] : []),
+        ["wall", `${result.wallSeconds} s`],
+      ],
+    ),
+  );
+  if (json) console.log(JSON.stringify(result));
+}
+
+main().catch((error: unknown) => {
+  console.error(error instanceof Error ? error.message : error);
+  process.exit(1);
+});

@@ -1,0 +1,185 @@
+// The messages between the chat webview (media/chat) and the extension (src/chat), typed on both
+// sides and validated on receipt: a webview is a web page, so nothing it posts is trusted, and the
+// webview checks what it gets as well. Pure: no `vscode`, no DOM.
+import type { ChatWindowState, ServerState } from "./protocol";
+import { isInteger, isRecord, isString } from "./validate";
+
+export const chatMessageLimits = {
+  id: 128,
+  /** Characters of a typed message. */
+  text: 100_000,
+  /** Characters of a code block sent back for Copy / Insert. */
+  code: 1_000_000,
+  attachments: 16,
+} as const;
+
+// ---- webview → extension ----
+
+export type FromWebview =
+  /** The webview's script is running and listening; the extension posts nothing before this. */
+  | { type: "ready" }
+  | { type: "send"; text: string }
+  | { type: "stop" }
+  | { type: "newChat" }
+  | { type: "openChat"; chatId: string }
+  | { type: "deleteChat"; chatId: string }
+  | { type: "pin"; messageId: string; pinned: boolean }
+  | { type: "copy"; text: string }
+  | { type: "insert"; text: string }
+  | { type: "attach"; what: "selection" | "file" }
+  | { type: "removeAttachment"; index: number }
+  | { type: "openSettings" };
+
+const isId = (value: unknown): value is string => isString(value, chatMessageLimits.id) && value.length > 0;
+
+/** The typed message, or undefined for anything malformed (which the extension logs and drops). */
+export function parseFromWebview(raw: unknown): FromWebview | undefined {
+  if (!isRecord(raw) || typeof raw.type !== "string") return undefined;
+  switch (raw.type) {
+    case "ready":
+    case "stop":
+    case "newChat":
+    case "openSettings":
+      return { type: raw.type };
+    case "send":
+      return isString(raw.text, chatMessageLimits.text) && raw.text.trim() !== "" ? { type: "send", text: raw.text } : undefined;
+    case "openChat":
+    case "deleteChat":
+      return isId(raw.chatId) ? { type: raw.type, chatId: raw.chatId } : undefined;
+    case "pin":
+      return isId(raw.messageId) && typeof raw.pinned === "boolean"
+        ? { type: "pin", messageId: raw.messageId, pinned: raw.pinned }
+        : undefined;
+    case "copy":
+    case "insert":
+      return isString(raw.text, chatMessageLimits.code) ? { type: raw.type, text: raw.text } : undefined;
+    case "attach":
+      return raw.what === "selection" || raw.what === "file" ? { type: "attach", what: raw.what } : undefined;
+    case "removeAttachment":
+      return isInteger(raw.index, 0, chatMessageLimits.attachments - 1) ? { type: "removeAttachment", index: raw.index } : undefined;
+    default:
+      return undefined;
+  }
+}
+
+// ---- extension → webview ----
+
+export interface ViewMessage {
+  id: string;
+  role: "user" | "assistant";
+  /** For the user: what they typed. For the assistant: the (Markdown) answer, possibly partial. */
+  text: string;
+  /** Names of what was attached to a user message ("app.ts:10-24", "utils.py"). */
+  attachments: string[];
+  pinned: boolean;
+  status: "done" | "streaming" | "cancelled" | "error";
+  /** Why an answer failed, for the user. */
+  error?: string;
+}
+
+export interface ViewChatSummary {
+  id: string;
+  title: string;
+  updatedAt: number;
+  messageCount: number;
+}
+
+export interface ViewState {
+  chats: ViewChatSummary[];
+  chatId: string;
+  title: string;
+  messages: ViewMessage[];
+  /** Attachments waiting for the next message. */
+  attachments: string[];
+  /** Id of the answer being generated, if any. */
+  streamingId?: string;
+  server: { state: ServerState; message: string; modelName?: string };
+  window?: ChatWindowState;
+}
+
+export type ToWebview =
+  | { type: "state"; state: ViewState }
+  | { type: "token"; chatId: string; messageId: string; delta: string }
+  | { type: "window"; window: ChatWindowState }
+  | { type: "notice"; level: "info" | "error"; text: string };
+
+const serverStates: readonly ServerState[] = ["starting", "noModel", "loading", "ready", "error"];
+const statuses: readonly ViewMessage["status"][] = ["done", "streaming", "cancelled", "error"];
+
+function isStringArray(value: unknown, max: number): value is string[] {
+  return Array.isArray(value) && value.length <= max && value.every((item) => typeof item === "string");
+}
+
+function isViewMessage(value: unknown): value is ViewMessage {
+  return (
+    isRecord(value) &&
+    isId(value.id) &&
+    (value.role === "user" || value.role === "assistant") &&
+    typeof value.text === "string" &&
+    isStringArray(value.attachments, chatMessageLimits.attachments) &&
+    typeof value.pinned === "boolean" &&
+    statuses.includes(value.status as ViewMessage["status"]) &&
+    (value.error === undefined || typeof value.error === "string")
+  );
+}
+
+function isSummary(value: unknown): value is ViewChatSummary {
+  return (
+    isRecord(value) &&
+    isId(value.id) &&
+    typeof value.title === "string" &&
+    typeof value.updatedAt === "number" &&
+    isInteger(value.messageCount, 0, Number.MAX_SAFE_INTEGER)
+  );
+}
+
+function isWindow(value: unknown): value is ChatWindowState {
+  if (!isRecord(value) || !isId(value.chatId)) return false;
+  const lists = ["outside", "partial", "pinnedInSink", "pinnedPending"] as const;
+  const numbers = ["pinnedTokens", "pinBudget", "templateSinks", "kvCells", "contextSize", "shifts", "tokensEvicted"] as const;
+  return (
+    lists.every((key) => isStringArray(value[key], 1_000_000)) &&
+    numbers.every((key) => isInteger(value[key], 0, Number.MAX_SAFE_INTEGER))
+  );
+}
+
+function isViewState(value: unknown): value is ViewState {
+  if (!isRecord(value)) return false;
+  const server = value.server;
+  return (
+    Array.isArray(value.chats) &&
+    value.chats.every(isSummary) &&
+    isId(value.chatId) &&
+    typeof value.title === "string" &&
+    Array.isArray(value.messages) &&
+    value.messages.every(isViewMessage) &&
+    isStringArray(value.attachments, chatMessageLimits.attachments) &&
+    (value.streamingId === undefined || isId(value.streamingId)) &&
+    isRecord(server) &&
+    serverStates.includes(server.state as ServerState) &&
+    typeof server.message === "string" &&
+    (server.modelName === undefined || typeof server.modelName === "string") &&
+    (value.window === undefined || isWindow(value.window))
+  );
+}
+
+/** The typed message, or undefined for anything malformed (the webview ignores it). */
+export function parseToWebview(raw: unknown): ToWebview | undefined {
+  if (!isRecord(raw) || typeof raw.type !== "string") return undefined;
+  switch (raw.type) {
+    case "state":
+      return isViewState(raw.state) ? { type: "state", state: raw.state } : undefined;
+    case "token":
+      return isId(raw.chatId) && isId(raw.messageId) && typeof raw.delta === "string"
+        ? { type: "token", chatId: raw.chatId, messageId: raw.messageId, delta: raw.delta }
+        : undefined;
+    case "window":
+      return isWindow(raw.window) ? { type: "window", window: raw.window } : undefined;
+    case "notice":
+      return (raw.level === "info" || raw.level === "error") && typeof raw.text === "string"
+        ? { type: "notice", level: raw.level, text: raw.text }
+        : undefined;
+    default:
+      return undefined;
+  }
+}

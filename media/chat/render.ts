@@ -1,0 +1,113 @@
+// Turns model output (untrusted Markdown) into DOM nodes, safely:
+//   markdown-it with raw HTML disabled (HTML in the output is shown as text) and its link
+//   validation (no javascript:/vbscript:/data: links) → highlight.js for code blocks →
+//   DOMPurify on the result (an allowlist of tags and attributes, http(s)/mailto links only),
+//   returned as a DocumentFragment: no innerHTML assignment of model output anywhere.
+// Code blocks get a toolbar (language, Copy, Insert at cursor) built with DOM APIs.
+import DOMPurify from "dompurify";
+import hljs from "highlight.js/lib/common";
+import MarkdownIt from "markdown-it";
+
+const markdown = new MarkdownIt({
+  html: false,
+  linkify: true,
+  breaks: false,
+  highlight: (code, language) => {
+    const lang = language.trim().toLowerCase();
+    try {
+      if (lang !== "" && hljs.getLanguage(lang)) return hljs.highlight(code, { language: lang, ignoreIllegals: true }).value;
+      return hljs.highlightAuto(code).value;
+    } catch {
+      return ""; // markdown-it escapes the code itself
+    }
+  },
+});
+
+const allowedTags = [
+  "p", "br", "hr", "em", "strong", "s", "del", "code", "pre", "blockquote", "ul", "ol", "li",
+  "h1", "h2", "h3", "h4", "h5", "h6", "a", "span", "table", "thead", "tbody", "tr", "th", "td",
+];
+
+const purifyConfig = {
+  ALLOWED_TAGS: allowedTags,
+  ALLOWED_ATTR: ["href", "title", "class", "start", "align"],
+  ALLOWED_URI_REGEXP: /^(?:https?:|mailto:)/i,
+  ALLOW_DATA_ATTR: false,
+  RETURN_DOM_FRAGMENT: true as const,
+};
+
+let hooked = false;
+
+function hookLinks(): void {
+  if (hooked) return;
+  hooked = true;
+  // Links open outside the webview (the extension host decides); never in the webview itself.
+  DOMPurify.addHook("afterSanitizeAttributes", (node) => {
+    if (node.tagName === "A") {
+      node.setAttribute("rel", "noopener noreferrer");
+      if (!node.hasAttribute("href")) node.removeAttribute("title");
+    }
+  });
+}
+
+export interface CodeActions {
+  copy(code: string): void;
+  insert(code: string): void;
+}
+
+function button(doc: Document, icon: string, label: string, onClick: () => void): HTMLButtonElement {
+  const element = doc.createElement("button");
+  element.type = "button";
+  element.className = "code-action";
+  element.title = label;
+  element.setAttribute("aria-label", label);
+  const glyph = doc.createElement("span");
+  glyph.className = `codicon codicon-${icon}`;
+  const text = doc.createElement("span");
+  text.className = "code-action-label";
+  text.textContent = label.split(" ")[0] ?? label;
+  element.append(glyph, text);
+  element.addEventListener("click", onClick);
+  return element;
+}
+
+/** Model Markdown → sanitized nodes. `actions` adds the code-block toolbars. */
+export function renderMarkdown(text: string, doc: Document = document, actions?: CodeActions): DocumentFragment {
+  hookLinks();
+  const html = markdown.render(text);
+  const fragment = DOMPurify.sanitize(html, purifyConfig) as DocumentFragment;
+  const adopted = doc.importNode(fragment, true);
+  for (const pre of Array.from(adopted.querySelectorAll("pre"))) {
+    const code = pre.querySelector("code");
+    const source = code?.textContent ?? pre.textContent ?? "";
+    const language = /language-([\w+#.-]+)/.exec(code?.className ?? "")?.[1] ?? "";
+    code?.classList.add("hljs");
+    const block = doc.createElement("div");
+    block.className = "code-block";
+    const bar = doc.createElement("div");
+    bar.className = "code-bar";
+    const name = doc.createElement("span");
+    name.className = "code-language";
+    name.textContent = language || "text";
+    bar.append(name);
+    if (actions) {
+      const copy = button(doc, "copy", "Copy code", () => actions.copy(source));
+      const insert = button(doc, "insert", "Insert at cursor", () => actions.insert(source));
+      bar.append(copy, insert);
+    }
+    pre.replaceWith(block);
+    block.append(bar, pre);
+  }
+  return adopted;
+}
+
+/** Plain text as nodes (user messages): never parsed as HTML. */
+export function renderPlain(text: string, doc: Document = document): DocumentFragment {
+  const fragment = doc.createDocumentFragment();
+  const lines = text.split("\n");
+  lines.forEach((line, index) => {
+    if (index > 0) fragment.append(doc.createElement("br"));
+    fragment.append(doc.createTextNode(line));
+  });
+  return fragment;
+}

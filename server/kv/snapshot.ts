@@ -1,0 +1,267 @@
+// Resumable KV snapshots: a sequence's KV state (sinks + window, a fixed size) saved to disk after
+// an answer and loaded back after a restart or a window reload instead of re-evaluating.
+//
+// On disk, per snapshot name (e.g. "chat") in the storage folder the client passes:
+//   <name>.json           the sidecar, written last: format version, the model's identity (path,
+//                          size, sha256 of the GGUF), the engine settings, the token list, the
+//                          state file's name, size and sha256, and the owner's data (e.g. chat id).
+//   <name>-<id>.kvstate   llama.cpp's sequence state (node-llama-cpp saveStateToFile).
+// Writes are atomic: each file is written under a temporary name and renamed; the sidecar's rename
+// is the commit point, and the previous state file is deleted only after it. A crash at any moment
+// leaves the old snapshot or the new one, never a mix.
+//
+// Loading a state file made by another model can crash llama.cpp (node-llama-cpp's `acceptRisk`),
+// so a snapshot is loaded only when every check passes: same format version, same model hash, same
+// engine settings, a state file with the recorded size and hash. Otherwise it is ignored with a
+// note that says why, and never loaded.
+//
+// Only node-llama-cpp TYPES are imported here (server/ rule); no LSP, no vscode.
+import { createHash, randomBytes } from "node:crypto";
+import { createReadStream } from "node:fs";
+import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
+import path from "node:path";
+import type { LlamaContextSequence, Token } from "node-llama-cpp";
+
+export const snapshotFormatVersion = 1;
+
+/** Engine settings a KV state depends on: a snapshot made with other values is not loaded. */
+export interface SnapshotEngineSettings {
+  /** The context's real size (`context.contextSize`). */
+  contextSize: number;
+  sinks: number;
+  shiftSize: number;
+}
+
+export interface ModelIdentity {
+  path: string;
+  sizeBytes: number;
+  sha256: string;
+}
+
+export interface SnapshotIdentity {
+  model: ModelIdentity;
+  engine: SnapshotEngineSettings;
+}
+
+export interface SnapshotMeta {
+  formatVersion: number;
+  model: ModelIdentity;
+  engine: SnapshotEngineSettings;
+  /** The sequence's tokens (= contextTokens at save time), sinks first. */
+  tokens: number[];
+  stateFile: string;
+  stateBytes: number;
+  stateSha256: string;
+  savedAt: string;
+  /** The owner's own data (e.g. the chat id and which messages the window holds). */
+  owner?: Record<string, unknown>;
+}
+
+export type RestoreResult =
+  | { restored: true; meta: SnapshotMeta; tokens: Token[] }
+  | { restored: false; note: string };
+
+async function sha256OfFile(filePath: string): Promise<string> {
+  const hash = createHash("sha256");
+  for await (const chunk of createReadStream(filePath, { highWaterMark: 4 * 1024 * 1024 })) hash.update(chunk as Buffer);
+  return hash.digest("hex");
+}
+
+/** sha256 of model files, cached by path + size + mtime (hashing a multi-GB GGUF takes seconds). */
+const modelHashCache = new Map<string, Promise<string>>();
+
+/** The model file's identity for snapshot checks; its hash is computed once per path/size/mtime. */
+export async function modelIdentity(modelPath: string): Promise<ModelIdentity> {
+  const info = await stat(modelPath);
+  const key = JSON.stringify([path.resolve(modelPath), info.size, info.mtimeMs]);
+  let hashing = modelHashCache.get(key);
+  if (hashing === undefined) {
+    hashing = sha256OfFile(modelPath);
+    modelHashCache.set(key, hashing);
+    hashing.catch(() => modelHashCache.delete(key));
+  }
+  return { path: path.resolve(modelPath), sizeBytes: info.size, sha256: await hashing };
+}
+
+function isSnapshotMeta(value: unknown): value is SnapshotMeta {
+  if (typeof value !== "object" || value === null) return false;
+  const meta = value as Partial<SnapshotMeta>;
+  return (
+    typeof meta.formatVersion === "number" &&
+    typeof meta.model === "object" &&
+    meta.model !== null &&
+    typeof meta.model.sha256 === "string" &&
+    typeof meta.model.sizeBytes === "number" &&
+    typeof meta.engine === "object" &&
+    meta.engine !== null &&
+    Array.isArray(meta.tokens) &&
+    meta.tokens.every((token) => Number.isInteger(token) && token >= 0) &&
+    typeof meta.stateFile === "string" &&
+    typeof meta.stateBytes === "number" &&
+    typeof meta.stateSha256 === "string"
+  );
+}
+
+/** Why `meta` must not be loaded for `identity` and this context, or undefined when it may. */
+export function snapshotMismatch(meta: SnapshotMeta, identity: SnapshotIdentity): string | undefined {
+  if (meta.formatVersion !== snapshotFormatVersion) {
+    return `it has format version ${meta.formatVersion}, this version reads ${snapshotFormatVersion}`;
+  }
+  if (meta.model.sha256 !== identity.model.sha256 || meta.model.sizeBytes !== identity.model.sizeBytes) {
+    return `it was made with another model (${path.basename(meta.model.path ?? "?")}, sha256 ${meta.model.sha256.slice(0, 12)}…)`;
+  }
+  const keys: (keyof SnapshotEngineSettings)[] = ["contextSize", "sinks", "shiftSize"];
+  const changed = keys.filter((key) => meta.engine[key] !== identity.engine[key]);
+  if (changed.length > 0) {
+    return `it was made with other engine settings (${changed
+      .map((key) => `${key} ${meta.engine[key]} → ${identity.engine[key]}`)
+      .join(", ")})`;
+  }
+  if (meta.tokens.length > identity.engine.contextSize - 1) {
+    return `it holds ${meta.tokens.length} tokens, more than a ${identity.engine.contextSize}-token context can`;
+  }
+  return undefined;
+}
+
+export class SnapshotStore {
+  constructor(readonly directory: string) {}
+
+  private sidecar(name: string): string {
+    return path.join(this.directory, `${name}.json`);
+  }
+
+  /** Reads the sidecar of `name` (undefined when there is none or it is unreadable). */
+  async read(name: string): Promise<SnapshotMeta | undefined> {
+    let text: string;
+    try {
+      text = await readFile(this.sidecar(name), "utf8");
+    } catch {
+      return undefined;
+    }
+    try {
+      const meta: unknown = JSON.parse(text);
+      return isSnapshotMeta(meta) ? meta : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /**
+   * Saves `sequence`'s KV state under `name`, atomically. Call it between evaluations (the sequence
+   * must not be generating); it waits for node-llama-cpp's own evaluation lock.
+   */
+  async save(
+    name: string,
+    sequence: LlamaContextSequence,
+    identity: SnapshotIdentity,
+    owner?: Record<string, unknown>,
+  ): Promise<SnapshotMeta> {
+    assertName(name);
+    await mkdir(this.directory, { recursive: true });
+    const previous = await this.read(name);
+    const id = `${Date.now().toString(36)}-${randomBytes(4).toString("hex")}`;
+    const stateFile = `${name}-${id}.kvstate`;
+    const statePath = path.join(this.directory, stateFile);
+    const stateTemp = `${statePath}.tmp`;
+    const tokens = [...sequence.contextTokens] as number[];
+    try {
+      const { fileSize } = await sequence.saveStateToFile(stateTemp);
+      const stateSha256 = await sha256OfFile(stateTemp);
+      await rename(stateTemp, statePath);
+      const meta: SnapshotMeta = {
+        formatVersion: snapshotFormatVersion,
+        model: identity.model,
+        engine: identity.engine,
+        tokens,
+        stateFile,
+        stateBytes: fileSize,
+        stateSha256,
+        savedAt: new Date().toISOString(),
+        ...(owner ? { owner } : {}),
+      };
+      const sidecarTemp = `${this.sidecar(name)}.${id}.tmp`;
+      await writeFile(sidecarTemp, JSON.stringify(meta));
+      await rename(sidecarTemp, this.sidecar(name)); // the commit point
+      if (previous && previous.stateFile !== stateFile) await rm(path.join(this.directory, previous.stateFile), { force: true });
+      await this.removeOrphans(name, stateFile);
+      return meta;
+    } catch (error) {
+      await rm(stateTemp, { force: true });
+      await rm(statePath, { force: true });
+      throw error;
+    }
+  }
+
+  /**
+   * Loads the snapshot `name` into `sequence` (which must be empty) when it matches `identity`;
+   * otherwise leaves the sequence alone and returns a note saying why. Nothing is evaluated: the
+   * restored sequence holds exactly the snapshot's tokens, its token meter unchanged.
+   */
+  async restore(name: string, sequence: LlamaContextSequence, identity: SnapshotIdentity): Promise<RestoreResult> {
+    assertName(name);
+    const meta = await this.read(name);
+    if (meta === undefined) return { restored: false, note: `No ${name} snapshot to restore.` };
+    const ignored = (why: string): RestoreResult => ({
+      restored: false,
+      note: `Ignored the saved ${name} KV snapshot: ${why}. The conversation is rebuilt from its text instead.`,
+    });
+    const mismatch = snapshotMismatch(meta, identity);
+    if (mismatch !== undefined) return ignored(mismatch);
+    if (sequence.nextTokenIndex !== 0) return ignored("the sequence is not empty");
+    const statePath = path.join(this.directory, path.basename(meta.stateFile));
+    try {
+      const info = await stat(statePath);
+      if (info.size !== meta.stateBytes) return ignored(`its state file has ${info.size} bytes, expected ${meta.stateBytes}`);
+      if ((await sha256OfFile(statePath)) !== meta.stateSha256) return ignored("its state file is damaged (hash mismatch)");
+    } catch {
+      return ignored("its state file is missing");
+    }
+    try {
+      await sequence.loadStateFromFile(statePath, { acceptRisk: true });
+    } catch (error) {
+      await sequence.clearHistory();
+      return ignored(`llama.cpp could not load it (${error instanceof Error ? error.message : String(error)})`);
+    }
+    const loaded = sequence.contextTokens;
+    if (loaded.length !== meta.tokens.length || loaded.some((token, i) => token !== meta.tokens[i])) {
+      await sequence.clearHistory();
+      return ignored("the loaded tokens differ from the recorded ones");
+    }
+    return { restored: true, meta, tokens: [...loaded] };
+  }
+
+  /** Deletes the snapshot `name` (New chat, another chat, a reset). */
+  async remove(name: string): Promise<void> {
+    assertName(name);
+    const meta = await this.read(name);
+    await rm(this.sidecar(name), { force: true });
+    if (meta) await rm(path.join(this.directory, path.basename(meta.stateFile)), { force: true });
+    await this.removeOrphans(name, undefined);
+  }
+
+  /** State files of `name` that no sidecar refers to (left by a crash mid-save). */
+  private async removeOrphans(name: string, keep: string | undefined): Promise<void> {
+    let entries: string[];
+    try {
+      entries = await readdir(this.directory);
+    } catch {
+      return;
+    }
+    const prefix = `${name}-`;
+    for (const entry of entries) {
+      if (!entry.startsWith(prefix) || entry === keep) continue;
+      if (entry.endsWith(".kvstate") || entry.endsWith(".kvstate.tmp")) {
+        await rm(path.join(this.directory, entry), { force: true });
+      }
+    }
+    for (const entry of entries) {
+      if (entry.startsWith(`${name}.json.`) && entry.endsWith(".tmp")) {
+        await rm(path.join(this.directory, entry), { force: true });
+      }
+    }
+  }
+}
+
+function assertName(name: string): void {
+  if (!/^[a-z][a-z0-9_]{0,40}$/i.test(name)) throw new Error(`Invalid snapshot name "${name}".`);
+}

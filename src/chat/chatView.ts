@@ -1,0 +1,356 @@
+// The chat view (a WebviewViewProvider in StreamSink's activity-bar container): owns the persisted
+// chats (store.ts), the attachments waiting for the next message, and the one answer being
+// generated; talks to the server with the chat messages of common/protocol.ts and to the webview
+// with the typed, validated messages of common/chatMessages.ts.
+import * as path from "node:path";
+import * as vscode from "vscode";
+import { CancellationTokenSource } from "vscode-languageclient/node";
+import type { LanguageClient } from "vscode-languageclient/node";
+import { parseFromWebview, type FromWebview, type ToWebview, type ViewState } from "../../common/chatMessages";
+import {
+  ChatPinRequest,
+  ChatResetRequest,
+  ChatSendRequest,
+  ChatTokenNotification,
+  ChatWindowNotification,
+  ErrorCodes,
+  type ChatHistoryMessage,
+  type ChatWindowState,
+} from "../../common/protocol";
+import type { ServerConnection } from "../client";
+import { notReadyMessage } from "../commands";
+import { log } from "../log";
+import { chatHtml } from "./html";
+import { ChatStore, newId, type StoredChat } from "./store";
+
+export const chatViewId = "streamsink.chat";
+const currentChatKey = "streamsink.chat.current";
+/** Stored messages sent along to rebuild a chat the server does not hold (the newest; pinned always). */
+const historyLimit = 400;
+/** Characters of an attached file (a longer one is cut, and says so). */
+const attachmentLimit = 60_000;
+
+interface Attachment {
+  label: string;
+  text: string;
+}
+
+interface Streaming {
+  chatId: string;
+  messageId: string;
+  source: CancellationTokenSource;
+}
+
+export class ChatViewProvider implements vscode.WebviewViewProvider, vscode.Disposable {
+  private view: vscode.WebviewView | undefined;
+  private ready = false;
+  private chat: StoredChat;
+  private attachments: Attachment[] = [];
+  private streaming: Streaming | undefined;
+  private readonly windows = new Map<string, ChatWindowState>();
+  private readonly disposables: vscode.Disposable[] = [];
+  private clientScope: vscode.Disposable[] = [];
+
+  constructor(
+    private readonly context: vscode.ExtensionContext,
+    private readonly server: ServerConnection,
+    private readonly store: ChatStore,
+  ) {
+    const current = context.globalState.get<string>(currentChatKey);
+    this.chat = (current && store.get(current)) || store.get(store.list()[0]?.id ?? "") || store.create();
+    this.disposables.push(
+      server.onStatus(() => this.postState()),
+      server.onClient((client) => this.attachClient(client)),
+    );
+    this.attachClient(server.running);
+  }
+
+  resolveWebviewView(view: vscode.WebviewView): void {
+    this.view = view;
+    this.ready = false;
+    const media = vscode.Uri.joinPath(this.context.extensionUri, "media");
+    view.webview.options = { enableScripts: true, localResourceRoots: [media] };
+    view.webview.html = chatHtml(view.webview, media, vscode.Uri.joinPath);
+    view.webview.onDidReceiveMessage((raw: unknown) => {
+      const message = parseFromWebview(raw);
+      if (!message) {
+        log.warn(`Chat view: ignored a malformed message: ${JSON.stringify(raw)?.slice(0, 200)}`);
+        return;
+      }
+      void this.handle(message).catch((error: unknown) => {
+        const text = error instanceof Error ? error.message : String(error);
+        log.error(`Chat: ${text}`);
+        this.post({ type: "notice", level: "error", text });
+      });
+    }, undefined, this.disposables);
+    view.onDidDispose(() => {
+      this.view = undefined;
+      this.ready = false;
+    });
+  }
+
+  /** Commands: New Chat, Add Selection, Add File. */
+  async newChat(): Promise<void> {
+    await this.stop();
+    if (this.chat.messages.length > 0) this.chat = this.store.create();
+    this.attachments = [];
+    await this.context.globalState.update(currentChatKey, this.chat.id);
+    void this.server.running?.sendRequest(ChatResetRequest.type, {}).catch(() => undefined);
+    this.postState();
+  }
+
+  attach(what: "selection" | "file"): void {
+    const editor = vscode.window.activeTextEditor ?? vscode.window.visibleTextEditors[0];
+    if (!editor) {
+      this.post({ type: "notice", level: "info", text: "Open a file first: the selection or the current file is added from the editor." });
+      return;
+    }
+    const document = editor.document;
+    const name = document.uri.scheme === "file" ? path.basename(document.uri.fsPath) : document.uri.path.split("/").pop() ?? "untitled";
+    const relative = vscode.workspace.asRelativePath(document.uri, false);
+    let text: string;
+    let label: string;
+    if (what === "selection") {
+      const selection = editor.selection;
+      if (selection.isEmpty) {
+        this.post({ type: "notice", level: "info", text: "Select some code in the editor first (or add the whole file)." });
+        return;
+      }
+      text = document.getText(selection);
+      label = `${name}:${selection.start.line + 1}-${selection.end.line + 1}`;
+    } else {
+      text = document.getText();
+      label = name;
+    }
+    if (text.length > attachmentLimit) text = `${text.slice(0, attachmentLimit)}\n… (cut: the file is longer than ${attachmentLimit} characters)`;
+    const fenced = "```" + document.languageId + ` ${relative}${what === "selection" ? `:${editor.selection.start.line + 1}-${editor.selection.end.line + 1}` : ""}\n${text}\n` + "```";
+    if (this.attachments.length >= 16) this.attachments.shift();
+    this.attachments.push({ label, text: fenced });
+    void vscode.commands.executeCommand(`${chatViewId}.focus`);
+    this.postState();
+  }
+
+  dispose(): void {
+    void this.stop();
+    for (const disposable of this.clientScope.splice(0)) disposable.dispose();
+    for (const disposable of this.disposables.splice(0)) disposable.dispose();
+    void this.store.flush();
+  }
+
+  // ---- webview messages ----
+
+  private async handle(message: FromWebview): Promise<void> {
+    switch (message.type) {
+      case "ready":
+        this.ready = true;
+        this.postState();
+        return;
+      case "send":
+        return this.send(message.text);
+      case "stop":
+        return this.stop();
+      case "newChat":
+        return this.newChat();
+      case "openChat":
+        return this.open(message.chatId);
+      case "deleteChat":
+        return this.remove(message.chatId);
+      case "pin":
+        return this.pin(message.messageId, message.pinned);
+      case "copy":
+        await vscode.env.clipboard.writeText(message.text);
+        vscode.window.setStatusBarMessage("$(copy) StreamSink: copied to the clipboard", 2000);
+        return;
+      case "insert":
+        return this.insert(message.text);
+      case "attach":
+        return this.attach(message.what);
+      case "removeAttachment":
+        this.attachments.splice(message.index, 1);
+        this.postState();
+        return;
+      case "openSettings":
+        await vscode.commands.executeCommand("workbench.action.openSettings", "streamsink.model");
+        return;
+    }
+  }
+
+  private async send(text: string): Promise<void> {
+    if (this.streaming) {
+      this.post({ type: "notice", level: "info", text: "Wait for the answer to finish, or stop it (Escape) first." });
+      return;
+    }
+    const client = this.server.running;
+    if (!client || !this.server.isReady) {
+      this.post({ type: "notice", level: "error", text: notReadyMessage(this.server) });
+      return;
+    }
+    const chat = this.chat;
+    const attachments = this.attachments.splice(0);
+    const prompt = attachments.length > 0 ? `${attachments.map((a) => a.text).join("\n\n")}\n\n${text}` : text;
+    const history: ChatHistoryMessage[] = chat.messages
+      .filter((m, index) => m.pinned || index >= chat.messages.length - historyLimit)
+      .filter((m) => m.role === "user" || m.text !== "")
+      .map((m) => ({ id: m.id, role: m.role, text: m.prompt ?? m.text, ...(m.pinned ? { pinned: true } : {}) }));
+    const userId = newId("u");
+    const assistantId = newId("a");
+    const now = Date.now();
+    this.store.addMessage(chat.id, {
+      id: userId,
+      role: "user",
+      text,
+      ...(prompt !== text ? { prompt } : {}),
+      ...(attachments.length > 0 ? { attachments: attachments.map((a) => a.label) } : {}),
+      status: "done",
+      createdAt: now,
+    });
+    this.store.addMessage(chat.id, { id: assistantId, role: "assistant", text: "", status: "streaming", createdAt: now });
+    await this.context.globalState.update(currentChatKey, chat.id);
+    const source = new CancellationTokenSource();
+    this.streaming = { chatId: chat.id, messageId: assistantId, source };
+    this.postState();
+    try {
+      const result = await client.sendRequest(
+        ChatSendRequest.type,
+        { chatId: chat.id, userMessageId: userId, assistantMessageId: assistantId, text: prompt, history },
+        source.token,
+      );
+      this.store.updateMessage(chat.id, assistantId, {
+        text: result.text,
+        status: result.stopReason === "cancelled" ? "cancelled" : "done",
+      });
+      this.windows.set(chat.id, result.window);
+      log.debug(
+        `Chat answer: ${result.generatedTokens} tokens (${result.stopReason}) in ${result.durationMs.toFixed(0)} ms, ` +
+          `KV ${result.stats.kvCells}/${result.stats.contextSize}, ${result.stats.shifts} shifts` +
+          (result.stopLatencyMs !== undefined ? `, stopped ${result.stopLatencyMs.toFixed(1)} ms after the cancel arrived` : ""),
+      );
+    } catch (error) {
+      const cancelled = source.token.isCancellationRequested;
+      const message = error instanceof Error ? error.message : String(error);
+      const code = (error as { code?: number }).code;
+      this.store.updateMessage(chat.id, assistantId, {
+        status: cancelled ? "cancelled" : "error",
+        ...(cancelled ? {} : { error: code === ErrorCodes.modelNotReady ? notReadyMessage(this.server) : message }),
+      });
+      if (!cancelled) log.error(`Chat answer failed: ${message}`);
+    } finally {
+      if (this.streaming?.messageId === assistantId) this.streaming = undefined;
+      source.dispose();
+      await this.store.flush();
+      this.postState();
+    }
+  }
+
+  private async stop(): Promise<void> {
+    this.streaming?.source.cancel();
+  }
+
+  private async open(chatId: string): Promise<void> {
+    const chat = this.store.get(chatId);
+    if (!chat || chat.id === this.chat.id) return;
+    await this.stop();
+    this.chat = chat;
+    this.attachments = [];
+    await this.context.globalState.update(currentChatKey, chat.id);
+    this.postState();
+  }
+
+  private async remove(chatId: string): Promise<void> {
+    const choice = await vscode.window.showWarningMessage(
+      `Delete the chat “${this.store.get(chatId)?.title ?? chatId}”? This cannot be undone.`,
+      { modal: true },
+      "Delete",
+    );
+    if (choice !== "Delete") return;
+    if (this.streaming?.chatId === chatId) await this.stop();
+    await this.store.remove(chatId);
+    this.windows.delete(chatId);
+    void this.server.running?.sendRequest(ChatResetRequest.type, { chatId }).catch(() => undefined);
+    if (this.chat.id === chatId) this.chat = this.store.get(this.store.list()[0]?.id ?? "") ?? this.store.create();
+    this.postState();
+  }
+
+  private async pin(messageId: string, pinned: boolean): Promise<void> {
+    const chat = this.chat;
+    const message = chat.messages.find((m) => m.id === messageId);
+    if (!message) return;
+    const client = this.server.running;
+    if (client) {
+      const result = await client.sendRequest(ChatPinRequest.type, { chatId: chat.id, messageId, pinned });
+      if (!result.ok) {
+        this.post({ type: "notice", level: "error", text: result.message ?? "The message could not be pinned." });
+        return;
+      }
+      if (result.window) this.windows.set(chat.id, result.window);
+    }
+    this.store.updateMessage(chat.id, messageId, { pinned });
+    this.postState();
+  }
+
+  private async insert(text: string): Promise<void> {
+    const editor = vscode.window.activeTextEditor ?? vscode.window.visibleTextEditors[0];
+    if (!editor) {
+      this.post({ type: "notice", level: "info", text: "Open a file to insert the code into (it goes where the cursor is)." });
+      return;
+    }
+    await editor.edit((edit) => {
+      for (const selection of editor.selections) edit.replace(selection, text);
+    });
+    await vscode.window.showTextDocument(editor.document, editor.viewColumn);
+  }
+
+  // ---- server ----
+
+  private attachClient(client: LanguageClient | undefined): void {
+    for (const disposable of this.clientScope.splice(0)) disposable.dispose();
+    if (!client) return;
+    this.clientScope.push(
+      client.onNotification(ChatTokenNotification.type, (token) => {
+        if (!this.streaming || token.assistantMessageId !== this.streaming.messageId) return;
+        this.store.appendText(token.chatId, token.assistantMessageId, token.delta);
+        this.post({ type: "token", chatId: token.chatId, messageId: token.assistantMessageId, delta: token.delta });
+      }),
+      client.onNotification(ChatWindowNotification.type, (window) => {
+        this.windows.set(window.chatId, window);
+        this.post({ type: "window", window });
+      }),
+    );
+    // A new server process holds no chat: every chat's window is unknown until its next message.
+    this.windows.clear();
+  }
+
+  // ---- webview ----
+
+  private viewState(): ViewState {
+    const status = this.server.currentStatus;
+    const window = this.windows.get(this.chat.id);
+    return {
+      chats: this.store.list(),
+      chatId: this.chat.id,
+      title: this.chat.title,
+      messages: this.chat.messages.map((m) => ({
+        id: m.id,
+        role: m.role,
+        text: m.text,
+        attachments: m.attachments ?? [],
+        pinned: m.pinned === true,
+        status: m.status,
+        ...(m.error !== undefined ? { error: m.error } : {}),
+      })),
+      attachments: this.attachments.map((a) => a.label),
+      ...(this.streaming?.chatId === this.chat.id ? { streamingId: this.streaming.messageId } : {}),
+      server: { state: status.state, message: status.message, ...(status.modelName ? { modelName: status.modelName } : {}) },
+      ...(window ? { window } : {}),
+    };
+  }
+
+  private postState(): void {
+    this.post({ type: "state", state: this.viewState() });
+  }
+
+  private post(message: ToWebview): void {
+    if (!this.view || !this.ready) return;
+    void this.view.webview.postMessage(message);
+  }
+}

@@ -1,0 +1,47 @@
+// The chat view's HTML shell: a strict Content Security Policy (default-src 'none'; scripts only
+// with a fresh nonce; styles and fonts only from the extension's media/ folder), no inline data.
+// Everything shown is filled in by media/dist/chat.js from typed messages.
+import type * as vscode from "vscode";
+import { contentSecurityPolicy, newNonce } from "../webviewHtml";
+
+export function chatHtml(webview: vscode.Webview, mediaRoot: vscode.Uri, joinPath: (base: vscode.Uri, ...parts: string[]) => vscode.Uri): string {
+  const nonce = newNonce();
+  const asset = (...parts: string[]) => webview.asWebviewUri(joinPath(mediaRoot, ...parts)).toString();
+  const csp = contentSecurityPolicy(webview, nonce);
+  return `<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="UTF-8">
+<meta http-equiv="Content-Security-Policy" content="${csp}">
+<meta name="viewport" content="width=device-width, initial-scale=1.0">
+<link rel="stylesheet" href="${asset("dist", "codicons", "codicon.css")}">
+<link rel="stylesheet" href="${asset("chat", "chat.css")}">
+<title>StreamSink Chat</title>
+</head>
+<body>
+<header class="toolbar">
+  <button type="button" id="history" class="icon-button" title="Past chats" aria-label="Past chats"><span class="codicon codicon-history" aria-hidden="true"></span></button>
+  <div id="title" class="title">New chat</div>
+  <button type="button" id="new" class="icon-button" title="New chat" aria-label="New chat"><span class="codicon codicon-add" aria-hidden="true"></span></button>
+</header>
+<nav id="history-panel" class="history-panel" hidden></nav>
+<div id="banner" class="banner" role="status" hidden></div>
+<div id="notice" class="notice" role="alert" hidden></div>
+<main id="transcript" class="transcript" aria-live="polite"></main>
+<footer class="composer-area">
+  <div id="meter" class="meter" hidden></div>
+  <div id="attachments" class="attachments" hidden></div>
+  <div class="composer">
+    <textarea id="input" rows="1" placeholder="Ask about your code (Enter to send, Shift+Enter for a new line)" aria-label="Message"></textarea>
+    <div class="composer-actions">
+      <button type="button" id="attach-selection" class="icon-button" title="Add the editor selection" aria-label="Add the editor selection"><span class="codicon codicon-list-selection" aria-hidden="true"></span></button>
+      <button type="button" id="attach-file" class="icon-button" title="Add the current file" aria-label="Add the current file"><span class="codicon codicon-file-add" aria-hidden="true"></span></button>
+      <span class="spacer"></span>
+      <button type="button" id="send" class="send-button" title="Send (Enter)" aria-label="Send (Enter)"><span class="codicon codicon-send" aria-hidden="true"></span></button>
+    </div>
+  </div>
+</footer>
+<script nonce="${nonce}" src="${asset("dist", "chat.js")}"></script>
+</body>
+</html>`;
+}

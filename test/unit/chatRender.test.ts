@@ -1,0 +1,125 @@
+// The chat renderer (media/chat/render.ts) in a real DOM: Debian chromium through playwright-core.
+// Model output that tries to run code — <script>, event-handler attributes, javascript: links, raw
+// HTML — executes nothing and leaves no dangerous element or attribute behind, while ordinary
+// Markdown and highlighted code still render. The page has no CSP on purpose: the sanitizer alone
+// must hold.
+import assert from "node:assert/strict";
+import { existsSync } from "node:fs";
+import path from "node:path";
+import { after, before, describe, it } from "node:test";
+import * as esbuild from "esbuild";
+import { chromium, type Browser, type Page } from "playwright-core";
+import { repoRoot } from "../support/paths";
+
+const chromiumPath = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+
+const attacks = [
+  "<script>window.__pwned = 'script'</script>",
+  "Hello <img src=x onerror=\"window.__pwned = 'img'\"> world",
+  "[click me](javascript:window.__pwned='md-link')",
+  "<a href=\"javascript:window.__pwned='html-link'\">raw link</a>",
+  "<javascript:window.__pwned='autolink'>",
+  "[data](data:text/html,<script>window.__pwned='data'</script>)",
+  "![pic](x\" onerror=\"window.__pwned='md-img')",
+  "<svg onload=\"window.__pwned='svg'\"><circle r=5 /></svg>",
+  "<iframe src=\"javascript:window.__pwned='iframe'\"></iframe>",
+  "<details open ontoggle=\"window.__pwned='details'\">x</details>",
+  "<style>body { display: none }</style><form action=https://evil.example><input name=a></form>",
+  "[x](JaVaScRiPt:window.__pwned='mixed-case')  [y](  javascript:window.__pwned='spaces')",
+  "```html\n<script>window.__pwned = 'code'</script>\n```",
+];
+
+describe("chat renderer in a real DOM (chromium)", { skip: existsSync(chromiumPath) ? false : `no chromium at ${chromiumPath} (apt-get install chromium)` }, () => {
+  let browser: Browser;
+  let page: Page;
+
+  before(async () => {
+    const bundle = await esbuild.build({
+      entryPoints: [path.join(repoRoot, "media", "chat", "render.ts")],
+      bundle: true,
+      platform: "browser",
+      format: "iife",
+      globalName: "ChatRender",
+      write: false,
+      target: "es2022",
+    });
+    browser = await chromium.launch({ executablePath: chromiumPath, headless: true, args: ["--no-sandbox", "--disable-gpu"] });
+    page = await browser.newPage();
+    await page.setContent("<!DOCTYPE html><html><body><div id=root></div></body></html>");
+    await page.addScriptTag({ content: bundle.outputFiles[0]!.text });
+    // tsx compiles this file with esbuild's keepNames, which wraps the functions passed to
+    // page.evaluate in a `__name(...)` helper that the page lacks.
+    await page.addScriptTag({ content: "window.__name = (target) => target;" });
+    // Following an http(s) link would navigate the test page away; any other link is followed.
+    await page.addScriptTag({
+      content:
+        "document.addEventListener('click', (e) => { const a = e.target.closest && e.target.closest('a');" +
+        " if (a && /^(https?|mailto):/i.test(a.getAttribute('href') || '')) e.preventDefault(); }, true);",
+    });
+  });
+
+  after(async () => {
+    await browser?.close();
+  });
+
+  async function render(markdown: string) {
+    return page.evaluate(async (text) => {
+      const api = (window as unknown as { ChatRender: typeof import("../../media/chat/render") }).ChatRender;
+      delete (window as unknown as { __pwned?: string }).__pwned;
+      const copied: string[] = [];
+      const root = document.getElementById("root")!;
+      root.replaceChildren(api.renderMarkdown(text, document, { copy: (code) => copied.push(code), insert: () => undefined }));
+      // Give error/load handlers a chance to fire, then follow every link the way a click would.
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      for (const link of Array.from(root.querySelectorAll("a"))) link.click();
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      const all = Array.from(root.querySelectorAll("*"));
+      return {
+        pwned: (window as unknown as { __pwned?: string }).__pwned,
+        tags: [...new Set(all.map((element) => element.tagName.toLowerCase()))],
+        handlers: all.flatMap((element) => Array.from(element.attributes).filter((a) => a.name.startsWith("on")).map((a) => `${element.tagName}.${a.name}`)),
+        hrefs: all.flatMap((element) => ["href", "src", "action", "xlink:href"].map((name) => element.getAttribute(name)).filter((v): v is string => v !== null)),
+        text: root.textContent ?? "",
+        highlighted: root.querySelectorAll("pre code span[class^='hljs-']").length,
+        buttons: Array.from(root.querySelectorAll(".code-bar button")).map((b) => b.getAttribute("aria-label")),
+        copied,
+        clickCopy: (() => {
+          const button = root.querySelector<HTMLButtonElement>(".code-bar button");
+          button?.click();
+          return copied.slice();
+        })(),
+      };
+    }, markdown);
+  }
+
+  for (const attack of attacks) {
+    it(`executes nothing: ${JSON.stringify(attack).slice(0, 60)}`, async () => {
+      const result = await render(attack);
+      assert.equal(result.pwned, undefined, "no script ran");
+      for (const tag of ["script", "img", "iframe", "svg", "style", "form", "input", "details", "object", "embed"]) {
+        assert.ok(!result.tags.includes(tag), `no <${tag}> survives (got ${result.tags.join(", ")})`);
+      }
+      assert.deepEqual(result.handlers, [], "no event-handler attributes");
+      for (const url of result.hrefs) assert.match(url, /^(https?:|mailto:)/i, `only http(s)/mailto links (got ${url})`);
+    });
+  }
+
+  it("shows raw HTML and code as text instead of running it", async () => {
+    const raw = await render("<script>window.__pwned = 'script'</script>");
+    assert.match(raw.text, /<script>window\.__pwned = 'script'<\/script>/);
+    const code = await render("```html\n<script>window.__pwned = 'code'</script>\n```");
+    assert.match(code.text, /<script>window\.__pwned = 'code'<\/script>/);
+    assert.equal(code.pwned, undefined);
+  });
+
+  it("renders Markdown, safe links and highlighted code blocks with Copy and Insert", async () => {
+    const result = await render(
+      "# Title\n\nSome **bold** text and a [link](https://example.com/docs).\n\n```python\ndef add(a, b):\n    return a + b\n```\n",
+    );
+    assert.ok(result.tags.includes("h1") && result.tags.includes("strong") && result.tags.includes("a"));
+    assert.deepEqual(result.hrefs, ["https://example.com/docs"]);
+    assert.ok(result.highlighted > 0, "highlight.js marked up the code");
+    assert.deepEqual(result.buttons, ["Copy code", "Insert at cursor"]);
+    assert.deepEqual(result.clickCopy, ["def add(a, b):\n    return a + b\n"], "Copy gets the exact code");
+  });
+});

@@ -1,0 +1,2 @@
+export declare const outDir: string;
+export declare function buildVscodeTests(): Promise<string>;
