@@ -23,7 +23,7 @@ import { StreamingSequence } from "../kv/streamingSequence";
 import { errorMessage, type Logger } from "../log";
 import { SerialQueue } from "../serialQueue";
 import { buildPrompt, type FimTokenIds } from "./prompt";
-import { findStop, finishSuggestion, type StopContext } from "./stopRules";
+import { findStop, finishSuggestion, fitToCursorIndent, withoutCursorIndent, type StopContext } from "./stopRules";
 
 /** Suffix tokens in a FIM prompt: re-evaluated on every keystroke, so kept short. */
 export const maxSuffixTokens = 48;
@@ -173,7 +173,9 @@ export class CompletionService implements ModelListener {
         const fields: Partial<CompletionRequestRecord> = {};
         this.active = { id, phase: "prompt", generatedTokens: 0 };
         try {
-          const suggestion = await this.generate(loaded, settings, uri, text, offset, signal, fields);
+          const view = withoutCursorIndent(text, offset);
+          const written = await this.generate(loaded, settings, uri, view.text, view.offset, signal, fields);
+          const suggestion = fitToCursorIndent(written, view.indent);
           if (signal.aborted) throw new Cancelled();
           if (suggestion !== "") this.cache.add(key, suggestion);
           record("completed", { ...fields, suggestionChars: suggestion.length });

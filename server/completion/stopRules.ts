@@ -171,3 +171,31 @@ export function finishSuggestion(text: string, context: StopContext): string {
   if (result.trim() === "") return "";
   return result;
 }
+
+/** The prompt's view of the document when the cursor stands after indentation only. */
+export interface IndentView {
+  text: string;
+  offset: number;
+  /** The indentation left out of the prompt ("" when the view is the document itself). */
+  indent: string;
+}
+
+/**
+ * When only whitespace precedes the cursor on its line (the editor's auto-indent), the prompt ends
+ * at the line start instead: models write a line's indentation together with its first token, and a
+ * prompt ending in spaces makes them indent a second time.
+ */
+export function withoutCursorIndent(text: string, offset: number): IndentView {
+  const lineStart = text.lastIndexOf("\n", offset - 1) + 1;
+  const indent = text.slice(lineStart, offset);
+  if (indent === "" || !/^[ \t]+$/.test(indent)) return { text, offset, indent: "" };
+  return { text: text.slice(0, lineStart) + text.slice(offset), offset: lineStart, indent };
+}
+
+/** Turns a suggestion written from the line start back into text to insert after `indent`. */
+export function fitToCursorIndent(suggestion: string, indent: string): string {
+  if (indent === "" || suggestion.startsWith(indent)) return suggestion.slice(indent.length);
+  const lead = /^[ \t]*/.exec(suggestion)![0];
+  // The model indents less (or differently) than the editor did: the editor's indentation wins.
+  return suggestion.slice(lead.length);
+}

@@ -2,6 +2,8 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import {
   findStop,
+  fitToCursorIndent,
+  withoutCursorIndent,
   finishSuggestion,
   indentWidth,
   trimLineSuffixOverlap,
@@ -86,5 +88,32 @@ describe("completion stop rules", () => {
     assert.equal(indentWidth("x"), 0);
     assert.equal(unmatchedClosers("f(a[1]) }"), 1);
     assert.equal(unmatchedClosers("{[()]}"), 0);
+  });
+});
+
+describe("indentation at the cursor", () => {
+  it("ends the prompt at the line start when only indentation precedes the cursor", () => {
+    const text = "def f(n):\n    \nprint(f(1))\n";
+    const view = withoutCursorIndent(text, "def f(n):\n    ".length);
+    assert.equal(view.text, "def f(n):\n\nprint(f(1))\n");
+    assert.equal(view.offset, "def f(n):\n".length);
+    assert.equal(view.indent, "    ");
+  });
+
+  it("leaves the document alone when the line has code before the cursor or no indentation", () => {
+    const text = "x = 1\n    return x";
+    assert.deepEqual(withoutCursorIndent(text, text.length), { text, offset: text.length, indent: "" });
+    assert.deepEqual(withoutCursorIndent("a\n", 2), { text: "a\n", offset: 2, indent: "" });
+  });
+
+  it("does not indent twice: the editor's indentation is removed from the suggestion", () => {
+    assert.equal(fitToCursorIndent("    return 1", "    "), "return 1");
+    assert.equal(fitToCursorIndent("        return 1\n    x", "    "), "    return 1\n    x");
+  });
+
+  it("keeps the editor's indentation when the model indents less or with other characters", () => {
+    assert.equal(fitToCursorIndent("  return 1", "    "), "return 1");
+    assert.equal(fitToCursorIndent("\treturn 1", "    "), "return 1");
+    assert.equal(fitToCursorIndent("return 1", ""), "return 1");
   });
 });

@@ -90,12 +90,12 @@ async function recordStopGestures(frame: Frame): Promise<void> {
   await frame.evaluate(() => {
     const g = globalThis as unknown as { __e2eStops: { kind: string; streaming: boolean }[] };
     g.__e2eStops = [];
-    const streamingNow = () => document.querySelector("#send.stop") !== null;
+    // (No named helper functions in here: tsx's __name wrapper does not exist in the page.)
     document.addEventListener("click", (e) => {
-      if ((e.target as Element | null)?.closest?.("#send")) g.__e2eStops.push({ kind: "click", streaming: streamingNow() });
+      if ((e.target as Element | null)?.closest?.("#send")) g.__e2eStops.push({ kind: "click", streaming: document.querySelector("#send.stop") !== null });
     }, true);
     document.addEventListener("keydown", (e) => {
-      if (e.key === "Escape") g.__e2eStops.push({ kind: "escape", streaming: streamingNow() });
+      if (e.key === "Escape") g.__e2eStops.push({ kind: "escape", streaming: document.querySelector("#send.stop") !== null });
     }, true);
   });
 }
