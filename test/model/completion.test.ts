@@ -13,7 +13,7 @@ import {
 } from "vscode-languageserver-protocol/node";
 import { CompletionStatsRequest, type CompletionRequestRecord, type CompletionStatsResult } from "../../common/protocol";
 import type { Settings } from "../../common/settings";
-import { unmatchedClosers } from "../../server/completion/stopRules";
+import { unmatchedClosers, withoutCursorIndent } from "../../server/completion/stopRules";
 import { models } from "../support/paths";
 import { startServer, testSettings, type ServerHandle } from "../support/serverProcess";
 import { prng as random } from "../support/random";
@@ -155,14 +155,18 @@ describe("inline completions on tinycoder through the real server", () => {
     const head = python.replace("        ", "        words = line.spl");
     const doc = new Doc(server, "file:///work/reuse.py", head + pythonTail);
     const fimIds = vocab.tokens.infill;
-    const promptFor = (text: string, offset: number) => [
-      ...(vocab.tokens.shouldPrependBosToken ? [vocab.tokens.bos!] : []),
-      fimIds.prefix!,
-      ...vocab.tokenize(text.slice(0, offset), false),
-      fimIds.suffix!,
-      ...vocab.tokenize(text.slice(offset), false),
-      fimIds.middle!,
-    ];
+    const promptFor = (document: string, cursor: number) => {
+      // When only indentation precedes the cursor, the prompt ends at the line start.
+      const { text, offset } = withoutCursorIndent(document, cursor);
+      return [
+        ...(vocab.tokens.shouldPrependBosToken ? [vocab.tokens.bos!] : []),
+        fimIds.prefix!,
+        ...vocab.tokenize(text.slice(0, offset), false),
+        fimIds.suffix!,
+        ...vocab.tokenize(text.slice(offset), false),
+        fimIds.middle!,
+      ];
+    };
     const first = firstItem(await doc.complete(head.length)) ?? "";
     const firstRecord = await lastRecord(server);
     assert.equal(firstRecord.outcome, "completed");

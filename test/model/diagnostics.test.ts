@@ -67,7 +67,7 @@ describe("diagnostics with a real model and a real chat", () => {
     const snapshot = await diagnostics();
     assert.equal(snapshot.status.state, "ready");
     assert.equal(snapshot.process.backend, "cpu");
-    assert.equal(snapshot.process.threads, 2);
+    assert.equal(snapshot.process.threads, testSettings().threads, "the threads the client asked for");
     assert.equal(snapshot.process.vram, undefined, "no VRAM figures on the CPU backend");
     assert.ok(snapshot.process.ram.total > snapshot.process.ram.free && snapshot.process.ram.free > 0);
     assert.ok(snapshot.process.rssBytes > 10 * MiB, `rss ${snapshot.process.rssBytes}`);
