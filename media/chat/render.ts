@@ -11,7 +11,8 @@ import MarkdownIt from "markdown-it";
 const markdown = new MarkdownIt({
   html: false,
   linkify: true,
-  breaks: false,
+  // Models often write code without fences: keep their line breaks instead of joining lines into a paragraph.
+  breaks: true,
   highlight: (code, language) => {
     const lang = language.trim().toLowerCase();
     try {
