@@ -79,7 +79,9 @@ async function main(): Promise<void> {
   let sampled10k = false;
   let vramAfter10k = vramStart;
   const blockMs: number[] = [];
+  const blockCpuMs: number[] = [];
   const blockLen: number[] = [];
+  const blockStart: number[] = [];
   const chunk: Token[] = new Array<Token>(block);
   const started = performance.now();
   let streamed = 0;
@@ -90,6 +92,7 @@ async function main(): Promise<void> {
     chunk.length = n;
     for (let j = 0; j < n; j++) chunk[j] = tokenAt(streamed + j);
     const t0 = performance.now();
+    const cpu0 = process.cpuUsage();
     const scored = pplWindow > 0 && (streamed < pplWindow || streamed + n > tokensWanted - pplWindow);
     const ingested = await engine.ingest(chunk as Parameters<typeof engine.ingest>[0], { score: scored });
     // logProbs[j] = log p(token streamed + j + 1 | everything before it)
@@ -99,7 +102,10 @@ async function main(): Promise<void> {
       else if (target >= tokensWanted - pplWindow) (nll.last -= ingested.logProbs![j]!), nll.lastCount++;
     }
     blockMs.push(performance.now() - t0);
+    const cpu = process.cpuUsage(cpu0);
+    blockCpuMs.push((cpu.user + cpu.system) / 1000);
     blockLen.push(n);
+    blockStart.push(streamed);
     streamed += n;
     const s = engine.stats();
     if ((s.kvCellsPeak ?? 0) > kvCellsMax) kvCellsMax = s.kvCellsPeak ?? 0;
@@ -123,20 +129,31 @@ async function main(): Promise<void> {
   const stats = engine.stats();
   const sinksIntact = firstTokens.every((t, i) => stats.sinkTokens[i] === t);
 
-  // ms/token over the first and the last 10K tokens (whole blocks covering them).
+  // ms/token over the first and the last 10K tokens (whole blocks covering them). The first 10K
+  // include filling the cache (no shift yet, shorter attention), so "steady" also measures the first
+  // 10K after the cache is full; and CPU ms/token (process CPU time) is reported next to wall time,
+  // because on a shared machine other processes stretch wall time but not this process's CPU time.
   const window = Math.min(10_000, streamed);
-  const avg = (from: "start" | "end") => {
+  const avg = (times: number[], from: "start" | "end", startAt = 0) => {
     let tokens = 0;
     let ms = 0;
+    const first = blockStart.findIndex((start) => start >= startAt);
+    if (first < 0) return 0;
     for (let k = 0; k < blockMs.length && tokens < window; k++) {
-      const i = from === "start" ? k : blockMs.length - 1 - k;
+      const i = from === "start" ? first + k : blockMs.length - 1 - k;
+      if (i >= blockMs.length) break;
       tokens += blockLen[i]!;
-      ms += blockMs[i]!;
+      ms += times[i]!;
     }
     return tokens > 0 ? ms / tokens : 0;
   };
-  const first10k = avg("start");
-  const last10k = avg("end");
+  const first10k = avg(blockMs, "start");
+  const last10k = avg(blockMs, "end");
+  const steadyFrom = context.contextSize;
+  const steadyFirst10k = avg(blockMs, "start", steadyFrom);
+  const cpuFirst10k = avg(blockCpuMs, "start");
+  const cpuLast10k = avg(blockCpuMs, "end");
+  const cpuSteadyFirst10k = avg(blockCpuMs, "start", steadyFrom);
 
   const result = {
     model: path.basename(modelPath),
@@ -168,6 +185,15 @@ async function main(): Promise<void> {
     tokensEvicted: stats.tokensEvicted,
     rssGrowthFrom10kPct: round(((rssEnd - rssAfter10k) / rssAfter10k) * 100, 3),
     msPerTokenRatioLastToFirst: round(last10k / first10k, 4),
+    // The same, from the first 10K after the cache filled (tokens steadyFrom… on), wall and CPU time.
+    steady: {
+      from: steadyFrom,
+      msPerToken: { first10k: round(steadyFirst10k, 4), last10k: round(last10k, 4) },
+      ratioLastToFirst: round(last10k / steadyFirst10k, 4),
+      cpuMsPerToken: { first10k: round(cpuSteadyFirst10k, 4), last10k: round(cpuLast10k, 4) },
+      cpuRatioLastToFirst: round(cpuLast10k / cpuSteadyFirst10k, 4),
+    },
+    cpuMsPerToken: { first10k: round(cpuFirst10k, 4), last10k: round(cpuLast10k, 4) },
     shiftSize: shiftSize || "auto",
     block,
     threads,
@@ -191,6 +217,9 @@ async function main(): Promise<void> {
         ["RSS growth 10K → end", `${result.rssGrowthFrom10kPct} %`],
         ["ms/token first 10K / last 10K", `${result.msPerToken.first10k} / ${result.msPerToken.last10k}`],
         ["ratio last/first", result.msPerTokenRatioLastToFirst],
+        [`ms/token first 10K after the cache filled (from ${steadyFrom}) / last 10K`, `${result.steady.msPerToken.first10k} / ${result.steady.msPerToken.last10k} (ratio ${result.steady.ratioLastToFirst})`],
+        ["CPU ms/token first 10K / last 10K", `${result.cpuMsPerToken.first10k} / ${result.cpuMsPerToken.last10k}`],
+        ["CPU ms/token after fill: first 10K / last 10K", `${result.steady.cpuMsPerToken.first10k} / ${result.steady.cpuMsPerToken.last10k} (ratio ${result.steady.cpuRatioLastToFirst})`],
         ["shifts (evicted tokens)", `${result.shifts} (${result.tokensEvicted})`],
         ["shift ms p50 / max", `${result.shiftMs.p50} / ${result.shiftMs.max}`],
         ["sinks intact", String(sinksIntact)],

@@ -32,7 +32,13 @@ describe("KV bytes formula", () => {
     const model = await llama.loadModel({ modelPath: models.tinycoderQ8 });
     const context = await model.createContext({ contextSize: 512, threads: 1 });
     try {
-      const line = lines.find((text) => /llama_kv_cache.*size =/.test(text));
+      // llama.cpp's log reaches JavaScript through a thread-safe callback, so the line can arrive
+      // after createContext() resolves (it did on a loaded CI machine): wait for it, briefly.
+      const isKvLine = (text: string) => /llama_kv_cache.*size =/.test(text);
+      for (let waited = 0; !lines.some(isKvLine) && waited < 10_000; waited += 50) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      const line = lines.find(isKvLine);
       assert.ok(line, `llama.cpp reported its KV cache: ${lines.filter((l) => /kv/i.test(l)).join(" | ")}`);
       const reported = Number(/size =\s*([\d.]+) MiB/.exec(line)?.[1]);
       const shape = modelShapeFromMetadata(model.fileInfo.metadata as unknown as Record<string, unknown>);
