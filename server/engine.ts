@@ -97,7 +97,11 @@ export class Engine {
       this.pendingSettings = undefined;
       const previous = this.settings;
       this.settings = next;
-      if (previous && modelKey(previous) === modelKey(next) && this.loaded) {
+      // A larger context must pass the memory guarantee again, which is computed for the model and
+      // its contexts together before loading: reload from scratch (the model file is in the page
+      // cache by now). Smaller contexts, sinks, shift sizes and threads only recreate the contexts.
+      const growsContext = previous !== undefined && next.context.size > previous.context.size;
+      if (previous && modelKey(previous) === modelKey(next) && this.loaded && !growsContext) {
         if (contextKey(previous) !== contextKey(next)) {
           this.log.info("Context settings changed: recreating contexts.");
           await this.notifyUnloading();

@@ -50,6 +50,11 @@ export class ServerConnection implements vscode.Disposable {
     return this.client?.state === State.Running ? this.client : undefined;
   }
 
+  /** The server process's id while one runs (shown in the log; used by the extension-host tests). */
+  get serverPid(): number | undefined {
+    return this.recovery?.launcher.pid;
+  }
+
   get isReady(): boolean {
     return this.running !== undefined && this.status.state === "ready";
   }

@@ -28,6 +28,8 @@ function reportProblems(problems: SettingProblem[]): void {
 export interface StreamSinkApi {
   readonly status: ServerStatus;
   readonly onDidChangeStatus: vscode.Event<ServerStatus>;
+  /** The language-server process's id while it runs. */
+  readonly serverPid: number | undefined;
 }
 
 export async function activate(context: vscode.ExtensionContext): Promise<StreamSinkApi> {
@@ -91,6 +93,9 @@ export async function activate(context: vscode.ExtensionContext): Promise<Stream
       return connection.currentStatus;
     },
     onDidChangeStatus: connection.onStatus,
+    get serverPid() {
+      return connection.serverPid;
+    },
   };
 }
 

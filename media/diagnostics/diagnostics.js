@@ -122,6 +122,20 @@
   }
 
   /** @param {any} view */
+  /** The smallest 1, 2 or 5 × 10^k that is ≥ value (1 for nothing to show). */
+  function niceCeil(/** @type {number} */ value) {
+    if (!(value > 0)) return 1;
+    const magnitude = 10 ** Math.floor(Math.log10(value));
+    for (const step of [1, 2, 5, 10]) if (step * magnitude >= value) return step * magnitude;
+    return 10 * magnitude;
+  }
+
+  /** Axis labels: whole numbers from 10 up, otherwise up to two significant decimals. */
+  function formatRate(/** @type {number} */ value) {
+    if (value === 0 || value >= 10) return String(Math.round(value));
+    return String(Number(value.toPrecision(2)));
+  }
+
   function renderChart(view) {
     const host = byId("chart");
     const legend = byId("legend");
@@ -145,7 +159,8 @@
     for (const sample of history) {
       for (const label of labels) maxRate = Math.max(maxRate, Number(sample.tokensPerSecond?.[label]) || 0);
     }
-    const rateTop = maxRate > 0 ? maxRate * 1.1 : 1;
+    // A round top for the tokens/s axis (1, 2 or 5 × 10^k), so the ticks read 0 / half / top cleanly.
+    const rateTop = niceCeil(maxRate * 1.05);
     const root = svg("svg", { viewBox: `0 0 ${width} ${height}`, role: "img", "aria-label": "KV fill (lines, left axis) and tokens per second (dashed, right axis) over time" });
     for (const fraction of [0, 0.5, 1]) {
       const y = pad.top + plotH * (1 - fraction);
@@ -154,7 +169,7 @@
       tick.textContent = `${Math.round(fraction * 100)}%`;
       root.appendChild(tick);
       const rateTick = svg("text", { x: pad.left + plotW + 4, y: y + 4, class: "axis" });
-      rateTick.textContent = `${Math.round(rateTop * fraction)}`;
+      rateTick.textContent = formatRate(rateTop * fraction);
       root.appendChild(rateTick);
     }
     const unit = svg("text", { x: width - 2, y: height - 4, class: "axis", "text-anchor": "end" });

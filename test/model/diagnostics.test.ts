@@ -152,6 +152,17 @@ describe("diagnostics with a real model and a real chat", () => {
     );
   });
 
+  it("a larger context goes through the memory guarantee again: the budget shown follows the setting", async () => {
+    await server.configure(testSettings({ path: models.tinycoderQ8, context: { size: 512, sinkTokens: 4 } }));
+    await server.waitForStatus((s) => s.state === "loading");
+    const status = await server.waitForStatus((s) => s.state === "ready" || s.state === "error");
+    assert.equal(status.state, "ready", status.message);
+    const budget = (await diagnostics()).process.budget;
+    assert.ok(budget);
+    assert.equal(budget.contextSize, 512);
+    assert.equal(budget.kvBytesPerContext, 8 * 2 * 64 * 512 * 2 * 2);
+  });
+
   it("still answers without a model: the status says why; resets say there is no model", async () => {
     await server.configure(testSettings({ path: "" }));
     await server.waitForStatus((s) => s.state === "noModel");

@@ -209,6 +209,26 @@ describe("StreamSink in the extension host", () => {
     await statusMatching(streamsink, "ready again", isReady);
   });
 
+  it("a killed server comes back by itself; a command while it is down explains itself and does not hang", async () => {
+    const streamsink = await api();
+    await statusMatching(streamsink, "ready", isReady);
+    const killed = streamsink.serverPid;
+    assert.ok(killed, "the API reports the server's pid");
+    const sawCrash = statusMatching(streamsink, "the crash noticed", (s) => s.state !== "ready", 30_000);
+    process.kill(killed, "SIGKILL");
+    await sawCrash;
+    // A command that needs the model, while the server is down or restarting: returns at once.
+    const result = await Promise.race([
+      vscode.commands.executeCommand("streamsink.resetChatCache"),
+      new Promise((resolve) => setTimeout(() => resolve("still running after 10 s"), 10_000)),
+    ]);
+    assert.notEqual(result, "still running after 10 s");
+    await statusMatching(streamsink, "ready after the crash", isReady);
+    assert.ok(streamsink.serverPid && streamsink.serverPid !== killed, `a new server process (was ${killed}, now ${streamsink.serverPid})`);
+    const copied = await copyDiagnostics();
+    assert.equal(copied.diagnostics?.model?.name, modelName, "the restarted server answers requests");
+  });
+
   it("restartServer brings the server back to ready", async () => {
     const streamsink = await api();
     await statusMatching(streamsink, "ready", isReady);

@@ -88,15 +88,23 @@ async function answerStreamingWithText(frame: Frame): Promise<void> {
 /** Records, in the webview, whether each Stop gesture (a click on #send, Escape) arrived while the Stop button was shown. */
 async function recordStopGestures(frame: Frame): Promise<void> {
   await frame.evaluate(() => {
-    const g = globalThis as unknown as { __e2eStops: { kind: string; streaming: boolean }[] };
+    const g = globalThis as unknown as { __e2eStops: { kind: string; streaming: boolean; at: number }[]; __e2eEndedAt: number };
     g.__e2eStops = [];
+    g.__e2eEndedAt = 0;
     // (No named helper functions in here: tsx's __name wrapper does not exist in the page.)
     document.addEventListener("click", (e) => {
-      if ((e.target as Element | null)?.closest?.("#send")) g.__e2eStops.push({ kind: "click", streaming: document.querySelector("#send.stop") !== null });
+      if ((e.target as Element | null)?.closest?.("#send")) g.__e2eStops.push({ kind: "click", streaming: document.querySelector("#send.stop") !== null, at: performance.now() });
     }, true);
     document.addEventListener("keydown", (e) => {
-      if (e.key === "Escape") g.__e2eStops.push({ kind: "escape", streaming: document.querySelector("#send.stop") !== null });
+      if (e.key === "Escape") g.__e2eStops.push({ kind: "escape", streaming: document.querySelector("#send.stop") !== null, at: performance.now() });
     }, true);
+    // When the Stop button turns back into Send: the answer ended (stopped or on its own).
+    let wasStreaming = document.querySelector("#send.stop") !== null;
+    new MutationObserver(() => {
+      const now = document.querySelector("#send.stop") !== null;
+      if (wasStreaming && !now) g.__e2eEndedAt = performance.now();
+      wasStreaming = now;
+    }).observe(document.body, { subtree: true, attributes: true, attributeFilter: ["class"] });
   });
 }
 
@@ -112,13 +120,24 @@ async function stopWhileStreaming(ctx: StepContext, frame: Frame, messages: stri
     await frame.evaluate(() => ((globalThis as unknown as { __e2eStops: unknown[] }).__e2eStops.length = 0));
     await gesture();
     await answerDone(frame, `the answer to end after ${how}`, 60_000);
-    const events = await frame.evaluate(() => (globalThis as unknown as { __e2eStops: { kind: string; streaming: boolean }[] }).__e2eStops);
-    if (!events.some((e) => e.streaming)) {
+    const { events, endedAt } = await frame.evaluate(() => {
+      const g = globalThis as unknown as { __e2eStops: { kind: string; streaming: boolean; at: number }[]; __e2eEndedAt: number };
+      return { events: g.__e2eStops, endedAt: g.__e2eEndedAt };
+    });
+    const stopEvent = events.find((e) => e.streaming);
+    if (!stopEvent) {
       ctx.log(`${how}: the answer ended before the gesture arrived (${JSON.stringify(events)}); trying again`);
       continue;
     }
     const note = lastAnswer(frame).locator(".message-note");
-    assert.equal(normalizeText(await note.innerText().catch(() => "")), "Stopped", `after ${how} during the answer, it does not say "Stopped": ${await describeChat(frame)}`);
+    const noteText = normalizeText(await note.innerText().catch(() => ""));
+    if (noteText === "" && endedAt - stopEvent.at < 500) {
+      // The server finished the answer on its own while the stop was on its way: a complete
+      // answer is rightly not "Stopped". (A Stop that does nothing lets the answer run on.)
+      ctx.log(`${how}: the answer completed ${Math.round(endedAt - stopEvent.at)} ms after the gesture, before the stop reached the server; trying again`);
+      continue;
+    }
+    assert.equal(noteText, "Stopped", `after ${how} during the answer, it does not say "Stopped": ${await describeChat(frame)}`);
     assert.equal(await frame.locator("#send").getAttribute("aria-label"), "Send (Enter)", `after ${how} the Stop button did not turn back into Send`);
     ctx.log(`${how}: stopped`);
     return;
@@ -169,7 +188,12 @@ export const chat: Step = {
     ctx.log(`first answer: ${first.length} chars, rendered at ${distinct.length} lengths while streaming (${distinct.slice(0, 8).join(", ")}…)`);
     assert.ok(first.length > 0, "the first answer is empty");
     assert.ok(distinct.length >= 3, `the answer did not stream: its text was rendered at only ${distinct.length} length(s) while streaming (${distinct.join(", ")})`);
-    assert.ok(distinct.every((n, i) => i === 0 || n >= distinct[i - 1]!), `the streamed text shrank: ${distinct.join(", ")}`);
+    // Markdown is rendered as it streams, so the visible text may lose a few characters when a
+    // construct completes (`**bold*` → `bold`, a code fence's info string becoming a label); what
+    // must never happen is text the user was reading disappearing.
+    const drops = distinct.map((n, i) => (i === 0 ? 0 : distinct[i - 1]! - n));
+    assert.ok(Math.max(...drops) <= 16, `the streamed text lost more than markdown syntax: ${distinct.join(", ")}`);
+    assert.ok(distinct[distinct.length - 1]! >= Math.max(...distinct) - 16, `the streamed text shrank at the end: ${distinct.join(", ")}`);
     assert.equal(await lastAnswer(frame).locator(".message-note").count(), 0, `the first answer has a note: ${await describeChat(frame)}`);
     await ctx.shot("answered");
 
