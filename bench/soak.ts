@@ -3,8 +3,9 @@
 // mid-way, stale completions cancelled by the next keystroke) and resets (New chat, Reset Completion
 // Cache), repeated for --minutes. Reports whether it keeps working and stays flat:
 //
-//   npm run bench:soak -- --model <gguf> [--minutes 5] [--context 512] [--threads 2] [--json]
+//   npm run bench:soak -- --model <gguf> [--minutes 5] [--context 512] [--threads 1] [--only chat|completion] [--json]
 //
+// --only narrows the mix to one feature (to tell which one a drift comes from).
 // requests  every request sent (chat, completion, reset, state/diagnostics probes)
 // errors    requests that failed other than by the cancellation the bench itself asked for
 // crashes   server process exits (the bench stops at the first one)
@@ -43,6 +44,10 @@ const minutes = Number(str(args, "minutes", "5"));
 const contextSize = int(args, "context", 512);
 const threads = int(args, "threads", 1);
 const json = flag(args, "json");
+const only = str(args, "only", "");
+if (only !== "" && only !== "chat" && only !== "completion") throw new Error(`--only takes chat or completion, not ${only}`);
+const withChat = only !== "completion";
+const withCompletions = only !== "chat";
 if (!Number.isFinite(minutes) || minutes <= 0) throw new Error("--minutes must be a positive number.");
 
 const random = prng(7);
@@ -165,7 +170,11 @@ async function main(): Promise<void> {
     history = [...history, { id: userId, role: "user", text }, { id: assistantId, role: "assistant", text: result.text }];
   }
 
-  const docs = sources.map((source, index) => ({ ...source, version: 1, cursor: Math.floor(source.text.length * (0.3 + 0.2 * index)) }));
+  const docs = sources.map((source, index) => ({
+    ...source,
+    version: 1,
+    cursor: Math.floor(source.text.length * (0.3 + 0.2 * index)),
+  }));
   for (const doc of docs) {
     await server.connection.sendNotification(DidOpenTextDocumentNotification.type, {
       textDocument: { uri: doc.uri, languageId: "typescript", version: doc.version, text: doc.text },
@@ -213,20 +222,22 @@ async function main(): Promise<void> {
       else await new Promise((resolve) => setTimeout(resolve, 20));
     }
     counts.completions += keystrokes;
-    // Undo the typing now and then so the file does not only grow.
-    if (random() < 0.5) {
-      doc.text = doc.text.slice(0, doc.cursor - keystrokes) + doc.text.slice(doc.cursor);
-      doc.cursor -= keystrokes;
-      doc.version++;
-      await server.connection.sendNotification(DidChangeTextDocumentNotification.type, {
-        textDocument: { uri: doc.uri, version: doc.version },
-        contentChanges: [{ text: doc.text }],
-      });
-    }
+    // Undo the typing, so the files keep their size: a drift measured between the first and the
+    // last fifth must come from the server, not from documents that grew all run long.
+    doc.text = doc.text.slice(0, doc.cursor - keystrokes) + doc.text.slice(doc.cursor);
+    doc.cursor -= keystrokes;
+    doc.version++;
+    await server.connection.sendNotification(DidChangeTextDocumentNotification.type, {
+      textDocument: { uri: doc.uri, version: doc.version },
+      contentChanges: [{ text: doc.text }],
+    });
   }
 
+  // RSS and JS heap after every cycle, to tell a warm-up from a steady growth.
+  const memory: { at: number; rss: number; heap: number }[] = [];
   async function sample(): Promise<void> {
     const diagnostics = await request("diagnostics", () => server.connection.sendRequest(DiagnosticsRequest.type, {}));
+    if (diagnostics) memory.push({ at: performance.now(), rss: rssMB(server.process.pid), heap: diagnostics.process.jsHeapBytes / 2 ** 20 });
     for (const sequence of diagnostics?.sequences ?? []) {
       kvCellsMax = Math.max(kvCellsMax, sequence.kvCells);
       realContextSize ||= sequence.contextSize;
@@ -240,10 +251,10 @@ async function main(): Promise<void> {
   let rssStart = 0;
   while (performance.now() < deadline && !exited) {
     cycle++;
-    await chatTurn(cycle % 7 === 3);
-    await completionBurst();
-    await chatTurn(false);
-    await completionBurst();
+    if (withChat) await chatTurn(cycle % 7 === 3);
+    if (withCompletions) await completionBurst();
+    if (withChat) await chatTurn(false);
+    if (withCompletions) await completionBurst();
     if (cycle % 10 === 0) {
       // New chat: the client resets the server's stream and starts an empty transcript.
       await request("chatReset", () => server.connection.sendRequest(ChatResetRequest.type, { chatId }));
@@ -266,6 +277,17 @@ async function main(): Promise<void> {
   stopping = true;
   if (!exited) await server.stop();
 
+  // Memory at each tenth of the run (the sample closest after it).
+  const series = Array.from({ length: 11 }, (_, i) => {
+    const target = started + (elapsed * i) / 10;
+    const point = memory.find((m) => m.at >= target) ?? memory[memory.length - 1];
+    return { minute: round((((point?.at ?? started) - started) / 60_000), 2), rssMB: round(point?.rss ?? 0, 1), jsHeapMB: round(point?.heap ?? 0, 1) };
+  });
+  // RSS swings with the server's garbage collections (native buffers are freed when the JS objects
+  // holding them are collected), so the lowest RSS of the first and of the last fifth of the run is
+  // also shown: a leak raises that floor, a collection that has not run yet does not.
+  const floor = (from: number, to: number) => Math.min(...memory.filter((m) => m.at >= from && m.at < to).map((m) => m.rss));
+  const rssFloor = { firstFifth: round(floor(started, started + fifth), 1), lastFifth: round(floor(started + elapsed - fifth, Infinity), 1) };
   const result = {
     requests,
     errors,
@@ -304,8 +326,12 @@ async function main(): Promise<void> {
     ),
   );
   console.log(`Samples: ${first.length} latencies in the first fifth, ${last.length} in the last.`);
+  console.log(
+    `Lowest server RSS in the first / last fifth: ${rssFloor.firstFifth} / ${rssFloor.lastFifth} MB (${round(((rssFloor.lastFifth - rssFloor.firstFifth) / rssFloor.firstFifth) * 100, 2)}%)`,
+  );
+  console.log(`Server memory over the run (minute: RSS MB / JS heap MB): ${series.map((p) => `${p.minute}: ${p.rssMB} / ${p.jsHeapMB}`).join(", ")}`);
   for (const sampleError of errorSamples) console.log(`error: ${sampleError}`);
-  if (json) console.log(JSON.stringify(result));
+  if (json) console.log(JSON.stringify({ ...result, rssFloorMB: rssFloor, memorySeries: series }));
 }
 
 main().catch((error: unknown) => {

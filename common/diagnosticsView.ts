@@ -179,7 +179,7 @@ export function buildView(snapshot: DiagnosticsSnapshot, history: readonly Chart
       value: proc.vram ? `${formatBytes(proc.vram.used)} used, ${formatBytes(proc.vram.free)} free of ${formatBytes(proc.vram.total)}` : "— (no GPU in use)",
     },
     { label: "RAM", value: `${formatBytes(proc.ram.used)} used, ${formatBytes(proc.ram.free)} free of ${formatBytes(proc.ram.total)}` },
-    { label: "Server RSS", value: formatBytes(proc.rssBytes) },
+    { label: "Server RSS", value: `${formatBytes(proc.rssBytes)} (JavaScript heap ${formatBytes(proc.jsHeapBytes)})` },
   ];
 
   const memory: Row[] = [];

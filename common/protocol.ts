@@ -156,6 +156,8 @@ export interface ProcessDiagnostics {
   ram: { total: number; used: number; free: number };
   /** Resident set size of the server process. */
   rssBytes: number;
+  /** The server's JavaScript heap in use (part of the RSS; the rest is llama.cpp and the runtime). */
+  jsHeapBytes: number;
   budget?: MemoryBudgetReport;
 }
 

@@ -120,10 +120,12 @@ export async function takeSnapshot(deps: Pick<DiagnosticsDeps, "engine" | "seque
   const status = engine.currentStatus;
   const stats = sequences.all();
   const sequenceDiagnostics: SequenceDiagnostics[] = stats.map((entry) => ({ ...entry, sinkText: sinkTextOf(loaded, entry) }));
+  const memory = process.memoryUsage();
   const processFigures: ProcessDiagnostics = {
     deviceNames: [],
     ram: { total: os.totalmem(), used: os.totalmem() - os.freemem(), free: os.freemem() },
-    rssBytes: process.memoryUsage.rss(),
+    rssBytes: memory.rss,
+    jsHeapBytes: memory.heapUsed,
     budget: memoryGuard.latest,
   };
   let model: ModelDiagnostics | undefined;

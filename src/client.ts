@@ -50,7 +50,7 @@ export class ServerConnection implements vscode.Disposable {
     return this.client?.state === State.Running ? this.client : undefined;
   }
 
-  /** The server process's id while one runs (shown in the log; used by the extension-host tests). */
+  /** The server process's id while one runs (for the extension-host tests and other extensions). */
   get serverPid(): number | undefined {
     return this.recovery?.launcher.pid;
   }

@@ -20,6 +20,17 @@ interface Launched {
   exit: Promise<ServerExit>;
 }
 
+/**
+ * The server process's environment. Inside VS Code process.execPath is Electron: run it as plain
+ * Node. And at most two glibc malloc arenas: with glibc's default (8 per core) the llama.cpp and
+ * libuv worker threads each get one, and a 15-minute soak ended at 257 MB RSS instead of 209 MB,
+ * no faster (docs/BENCHMARKS.md, Soak). A MALLOC_ARENA_MAX the user set wins; other C libraries
+ * ignore it.
+ */
+export function serverEnvironment(base: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+  return { MALLOC_ARENA_MAX: "2", ...base, ELECTRON_RUN_AS_NODE: "1", ELECTRON_NO_ASAR: "1" };
+}
+
 export class ServerProcessLauncher {
   private current: Launched | undefined;
 
@@ -36,8 +47,7 @@ export class ServerProcessLauncher {
     const child = fork(this.options.module, ["--node-ipc", `--clientProcessId=${process.pid}`], {
       execArgv: this.options.execArgv ?? [],
       cwd: this.options.cwd,
-      // Inside VS Code process.execPath is Electron: run it as plain Node.
-      env: { ...process.env, ELECTRON_RUN_AS_NODE: "1", ELECTRON_NO_ASAR: "1" },
+      env: serverEnvironment(),
       stdio: ["ignore", "pipe", "pipe", "ipc"],
     });
     const exit = new Promise<ServerExit>((resolve) => {

@@ -2,6 +2,7 @@
 // the server is killed with SIGKILL mid-request, the exit is described, the crash window says
 // "restart", and the relaunched server loads the model again and answers the next request.
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 import { after, describe, it } from "node:test";
 import {
   createProtocolConnection,
@@ -65,6 +66,12 @@ describe("crash recovery", () => {
     const second = await connect(launcher);
     assert.notEqual(launcher.pid, pid, "a new process");
     await second.ready;
+    if (process.platform === "linux") {
+      // Launched as the extension launches it: plain Node, at most two malloc arenas.
+      const environ = readFileSync(`/proc/${launcher.pid}/environ`, "utf8").split("\0");
+      assert.ok(environ.includes("ELECTRON_RUN_AS_NODE=1"));
+      assert.ok(environ.includes(`MALLOC_ARENA_MAX=${process.env.MALLOC_ARENA_MAX ?? "2"}`), "MALLOC_ARENA_MAX is set (the user's value wins)");
+    }
     const result = await second.connection.sendRequest(GenerateRequest.type, { prompt: "import ", maxTokens: 4 });
     assert.ok(result.generatedTokens > 0, "the next request works");
     second.connection.dispose();

@@ -15,6 +15,7 @@ import {
 import { ConfigureNotification, ServerStatusNotification, type ServerStatus } from "../../common/protocol";
 import { defaultSettings, type Settings } from "../../common/settings";
 import { serverBundle } from "./paths";
+import { serverEnvironment } from "../../src/reliability/serverProcess";
 
 export interface ServerHandle {
   process: ChildProcess;
@@ -41,7 +42,7 @@ export function testSettings(overrides: Partial<Settings["model"]> & { context?:
 
 export async function startServer(settings: Settings): Promise<ServerHandle> {
   if (!existsSync(serverBundle)) throw new Error(`${serverBundle} is missing: run npm run build first.`);
-  const child = fork(serverBundle, ["--node-ipc"], { stdio: ["ignore", "ignore", "pipe", "ipc"] });
+  const child = fork(serverBundle, ["--node-ipc"], { env: serverEnvironment(), stdio: ["ignore", "ignore", "pipe", "ipc"] });
   let stderr = "";
   child.stderr?.on("data", (chunk: Buffer) => {
     stderr += chunk.toString();

@@ -50,6 +50,7 @@ function snapshot(time: number, sequences: SequenceDiagnostics[], overrides: Par
       kvCache: { bytes: 8 * 1024 * 1024, cells: 2048, keyType: "f16", valueType: "f16" },
       ram: { total: 16e9, used: 4e9, free: 12e9 },
       rssBytes: 300 * 1024 * 1024,
+      jsHeapBytes: 40 * 1024 * 1024,
     },
     ...overrides,
   };
@@ -96,6 +97,7 @@ describe("diagnostics view", () => {
           notice: "The cuda backend is not available here; running on the CPU instead.",
           ram: { total: 1, used: 0, free: 1 },
           rssBytes: 1,
+          jsHeapBytes: 1,
         },
       }),
       [],
