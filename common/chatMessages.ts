@@ -20,7 +20,6 @@ export type FromWebview =
   | { type: "ready" }
   | { type: "send"; text: string }
   | { type: "stop" }
-  | { type: "newChat" }
   | { type: "openChat"; chatId: string }
   | { type: "deleteChat"; chatId: string }
   | { type: "pin"; messageId: string; pinned: boolean }
@@ -38,7 +37,6 @@ export function parseFromWebview(raw: unknown): FromWebview | undefined {
   switch (raw.type) {
     case "ready":
     case "stop":
-    case "newChat":
     case "openSettings":
       return { type: raw.type };
     case "send":

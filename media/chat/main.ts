@@ -418,7 +418,6 @@ document.addEventListener("keydown", (event) => {
   }
 });
 sendButton.addEventListener("click", submit);
-byId("new").addEventListener("click", () => post({ type: "newChat" }));
 byId("history").addEventListener("click", () => {
   historyPanel.hidden = !historyPanel.hidden;
 });

@@ -149,8 +149,6 @@ export class ChatViewProvider implements vscode.WebviewViewProvider, vscode.Disp
         return this.send(message.text);
       case "stop":
         return this.stop();
-      case "newChat":
-        return this.newChat();
       case "openChat":
         return this.open(message.chatId);
       case "deleteChat":

@@ -22,7 +22,6 @@ export function chatHtml(webview: vscode.Webview, mediaRoot: vscode.Uri, joinPat
 <header class="toolbar">
   <button type="button" id="history" class="icon-button" title="Past chats" aria-label="Past chats"><span class="codicon codicon-history" aria-hidden="true"></span></button>
   <div id="title" class="title">New chat</div>
-  <button type="button" id="new" class="icon-button" title="New chat" aria-label="New chat"><span class="codicon codicon-add" aria-hidden="true"></span></button>
 </header>
 <nav id="history-panel" class="history-panel" hidden></nav>
 <div id="banner" class="banner" role="status" hidden></div>

@@ -17,7 +17,6 @@ describe("webview → extension messages", () => {
       { type: "ready" },
       { type: "send", text: "hello" },
       { type: "stop" },
-      { type: "newChat" },
       { type: "openChat", chatId: "c1" },
       { type: "deleteChat", chatId: "c1" },
       { type: "pin", messageId: "u1", pinned: true },

@@ -8,7 +8,7 @@ import { parseWebviewMessage } from "../../common/diagnosticsView";
 import { prng } from "../support/random";
 
 const chatTypes = [
-  "ready", "send", "stop", "newChat", "openChat", "deleteChat", "pin", "copy", "insert", "attach",
+  "ready", "send", "stop", "openChat", "deleteChat", "pin", "copy", "insert", "attach",
   "removeAttachment", "openSettings",
 ];
 const panelTypes = ["ready", "copy", "resetCache", "restartServer"];
