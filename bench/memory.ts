@@ -2,8 +2,10 @@
 // cache, the memory and the per-token cost stay flat.
 //
 //   npm run bench:memory -- --model <gguf> --tokens N --context C [--sinks 4] [--shift 0]
-//        [--text <file>] [--threads 2] [--block 1000] [--gpu] [--ppl-window W] [--json]
+//        [--text <file>] [--text-tokens L] [--threads 2] [--block 1000] [--gpu] [--ppl-window W] [--json]
 // --ppl-window W also scores the first and the last W tokens ("ppl": {first, last, ratioLastToFirst}).
+// --text-tokens L repeats only the text's first L tokens, so that N = 1 + m·L + W can be chosen
+// close to a target length (the last W tokens are then the same text as the first W).
 //
 // The text (default bench-results/corpus-py311.py, built by bench/corpus.ts) is tokenized once and
 // repeated as needed (BOS first). Tokens are ingested in blocks of --block tokens, each timed.
@@ -63,7 +65,12 @@ async function main(): Promise<void> {
   });
 
   const text = await readFile(textPath, "utf8");
-  const textTokens = model.tokenize(text);
+  const textTokensWanted = int(args, "text-tokens", 0);
+  const allTextTokens = model.tokenize(text);
+  if (textTokensWanted > allTextTokens.length) {
+    throw new Error(`--text-tokens ${textTokensWanted}: ${textPath} has only ${allTextTokens.length} tokens.`);
+  }
+  const textTokens = textTokensWanted > 0 ? allTextTokens.slice(0, textTokensWanted) : allTextTokens;
   if (textTokens.length === 0) throw new Error(`${textPath} has no tokens.`);
   const bos = model.tokens.bos;
   const tokenAt = (i: number): Token => {
@@ -200,6 +207,7 @@ async function main(): Promise<void> {
     backend: llama.gpu === false ? "cpu" : llama.gpu,
     wallSeconds: round(wallS, 1),
     text: path.basename(textPath),
+    textTokens: textTokens.length,
     machine: machine(),
     date: new Date().toISOString(),
   };

@@ -8,8 +8,9 @@
 # A call on a fresh machine starts again from scratch.
 #
 # Timing (H100, 2026-11-23): unpack + build ≈ 3.5 min, the benches before `endless` ≈ 1.5 min, endless
-# ≈ 10 min (4.98M tokens, of which the 2 × 100K scored ones take ≈ 1.1 ms/token): plan two or three
-# back-to-back calls (WAIT_S=570), or BENCHES="…" without endless for one call.
+# ≈ 10 min for 4.98M tokens (the 2 × 100K scored ones take ≈ 1.1 ms/token, the rest ≈ 0.08); now
+# sized to just over 4M (≈ 8.5 min): plan two back-to-back calls (WAIT_S=570), or BENCHES="…"
+# without endless for one call.
 # Pipeline: unpack node, node_modules, llama.cpp sources, model and corpus; build ggml-cuda for
 # sm_90 (CUDA graphs ON, as llama.cpp's own build) in the background while the bandwidth probe and
 # the random-weight Qwen2.5-Coder-1.5B-shaped model are made; then the benches, one at a time.
@@ -85,9 +86,11 @@ console.log(model.tokenize(readFileSync(process.argv[3], "utf8")).length);
 JS
       L="$(cd "$W" && node count.mjs "$tiny" "$corpus" 2> "$W/logs/count.err" | tail -n1)"
       [[ "$L" =~ ^[0-9]+$ ]] || { log "endless: could not count the corpus tokens"; return; }
-      n=$(python3 -c "import math; L=$L; W=100000; print(1 + math.ceil((${ENDLESS_TOKENS:-4000000} - 1 - W) / L) * L + W)")
-      log "endless: corpus $L tokens, streaming $n"
-      bench_run endless "${ENDLESS_LIMIT:-1500}" bench/memory.mjs --model "$tiny" --text "$corpus" --tokens "$n" --context 512 --sinks 4 \
+      # m repeats of the corpus's first Lu ≤ L tokens, Lu chosen so N lands just above the target
+      # (with the whole corpus, m·L overshot 4M by ~1M tokens, ~75 s of device time).
+      read -r n Lu < <(python3 -c "import math; L=$L; W=100000; T=${ENDLESS_TOKENS:-4000000}; m=math.ceil((T-1-W)/L); Lu=math.ceil((T-1-W)/m); print(1 + m*Lu + W, Lu)")
+      log "endless: corpus $L tokens, repeating its first $Lu, streaming $n"
+      bench_run endless "${ENDLESS_LIMIT:-1500}" bench/memory.mjs --model "$tiny" --text "$corpus" --text-tokens "$Lu" --tokens "$n" --context 512 --sinks 4 \
         --threads 4 --block 1000 --gpu --ppl-window 100000 ;;
     *) log "unknown bench $1" ;;
   esac
