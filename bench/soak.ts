@@ -170,11 +170,7 @@ async function main(): Promise<void> {
     history = [...history, { id: userId, role: "user", text }, { id: assistantId, role: "assistant", text: result.text }];
   }
 
-  const docs = sources.map((source, index) => ({
-    ...source,
-    version: 1,
-    cursor: Math.floor(source.text.length * (0.3 + 0.2 * index)),
-  }));
+  const docs = sources.map((source, index) => ({ ...source, version: 1, cursor: Math.floor(source.text.length * (0.3 + 0.2 * index)) }));
   for (const doc of docs) {
     await server.connection.sendNotification(DidOpenTextDocumentNotification.type, {
       textDocument: { uri: doc.uri, languageId: "typescript", version: doc.version, text: doc.text },
@@ -286,7 +282,10 @@ async function main(): Promise<void> {
   // RSS swings with the server's garbage collections (native buffers are freed when the JS objects
   // holding them are collected), so the lowest RSS of the first and of the last fifth of the run is
   // also shown: a leak raises that floor, a collection that has not run yet does not.
-  const floor = (from: number, to: number) => Math.min(...memory.filter((m) => m.at >= from && m.at < to).map((m) => m.rss));
+  const floor = (from: number, to: number) => {
+    const inRange = memory.filter((m) => m.at >= from && m.at < to).map((m) => m.rss);
+    return inRange.length > 0 ? Math.min(...inRange) : 0;
+  };
   const rssFloor = { firstFifth: round(floor(started, started + fifth), 1), lastFifth: round(floor(started + elapsed - fifth, Infinity), 1) };
   const result = {
     requests,
