@@ -43,7 +43,7 @@ describe("model downloads through the server", () => {
   let server: ServerHandle;
   let folder: string;
   const served: Served[] = [];
-  /** Per-path behaviour of the first long ranged GET: drop the connection, or stall until released. */
+  /** Per-path faults: drop the first long ranged GET's connection, or stall every GET until lifted. */
   const faults = new Map<string, "drop" | "stall">();
   const stalled: ServerResponse[] = [];
   /** Files by URL path, with the headers the hub would add. */
@@ -88,15 +88,25 @@ describe("model downloads through the server", () => {
       response.end();
       return;
     }
-    const fault = match && length > chunk + 512 * 1024 ? faults.get(url.pathname) : undefined;
-    if (fault) {
+    const cut = chunk + 512 * 1024;
+    const fault = faults.get(url.pathname);
+    if (fault === "drop" && match && length > cut) {
       faults.delete(url.pathname);
-      const cut = chunk + 512 * 1024;
       record.bytes = cut;
-      response.write(file.data.subarray(start, start + cut), () => {
-        if (fault === "drop") response.socket?.destroy();
-        else stalled.push(response);
-      });
+      response.write(file.data.subarray(start, start + cut), () => response.socket?.destroy());
+      return;
+    }
+    if (fault === "stall") {
+      // Every stream stalls (a long one after its first chunk), until the test lifts the fault:
+      // otherwise the streams that finish take over the stalled one's range and the download
+      // completes before it can be cancelled.
+      if (length > cut) {
+        record.bytes = cut;
+        response.write(file.data.subarray(start, start + cut), () => stalled.push(response));
+      } else {
+        response.flushHeaders();
+        stalled.push(response);
+      }
       return;
     }
     record.bytes = length;
@@ -213,6 +223,7 @@ describe("model downloads through the server", () => {
     }
     cancel.cancel();
     await assert.rejects(pending, (error: { message: string }) => /cancel/i.test(error.message));
+    faults.delete("/files/stall/tinycoder-stall.gguf");
     for (const response of stalled.splice(0)) response.destroy();
     assert.ok((await stat(partial)).size > 0, "the partial file is kept");
 
