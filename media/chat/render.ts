@@ -1,4 +1,5 @@
 // Turns model output (untrusted Markdown) into DOM nodes, safely:
+//   code written without a fence is fenced first (unfencedCode.ts) →
 //   markdown-it with raw HTML disabled (HTML in the output is shown as text) and its link
 //   validation (no javascript:/vbscript:/data: links) → highlight.js for code blocks →
 //   DOMPurify on the result (an allowlist of tags and attributes, http(s)/mailto links only),
@@ -7,6 +8,7 @@
 import DOMPurify from "dompurify";
 import hljs from "highlight.js/lib/common";
 import MarkdownIt from "markdown-it";
+import { fenceUnfencedCode } from "./unfencedCode";
 
 const markdown = new MarkdownIt({
   html: false,
@@ -75,7 +77,7 @@ function button(doc: Document, icon: string, label: string, onClick: () => void)
 /** Model Markdown → sanitized nodes. `actions` adds the code-block toolbars. */
 export function renderMarkdown(text: string, doc: Document = document, actions?: CodeActions): DocumentFragment {
   hookLinks();
-  const html = markdown.render(text);
+  const html = markdown.render(fenceUnfencedCode(text));
   const fragment = DOMPurify.sanitize(html, purifyConfig) as DocumentFragment;
   const adopted = doc.importNode(fragment, true);
   for (const pre of Array.from(adopted.querySelectorAll("pre"))) {

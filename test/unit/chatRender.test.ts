@@ -122,4 +122,14 @@ describe("chat renderer in a real DOM (chromium)", { skip: existsSync(chromiumPa
     assert.deepEqual(result.buttons, ["Copy code", "Insert at cursor"]);
     assert.deepEqual(result.clickCopy, ["def add(a, b):\n    return a + b\n"], "Copy gets the exact code");
   });
+
+  it("shows code that the model wrote without a fence as code, indentation and underscores intact", async () => {
+    const code = "class Point:\n    def __init__(self, x):\n        self.x = x * 2 * x";
+    const result = await render(`Here is the class you asked for:\n${code}\n\nIt stores x.`);
+    assert.ok(!result.tags.includes("strong") && !result.tags.includes("em"), `no bold or italics taken from the code (got ${result.tags.join(", ")})`);
+    assert.deepEqual(result.buttons, ["Copy code", "Insert at cursor"]);
+    assert.deepEqual(result.clickCopy, [`${code}\n`], "Copy gets the code with its indentation");
+    assert.match(result.text, /^Here is the class you asked for:/);
+    assert.match(result.text, /It stores x\.\s*$/);
+  });
 });
