@@ -1,5 +1,7 @@
 // Small helpers shared by the benchmark commands (argument parsing, tables, machine facts).
+import { spawnSync } from "node:child_process";
 import { cpus, totalmem } from "node:os";
+import { allocatorEnvironment, serverEnvironment } from "../src/reliability/serverProcess";
 
 export function parseArgs(argv: readonly string[]): Map<string, string | true> {
   const out = new Map<string, string | true>();
@@ -63,4 +65,21 @@ export function percentile(values: readonly number[], p: number): number {
   const sorted = [...values].sort((a, b) => a - b);
   const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
   return sorted[i]!;
+}
+
+/**
+ * For benchmarks that run the engine in their own process: runs this command again in a child with
+ * the language server's environment (serverEnvironment: glibc's malloc settings, read only at
+ * start-up), so that RSS and speed are those of the shipped server. Returns true in the parent (the
+ * child has run; its exit code is this process's), false where the figures are measured. Values
+ * the user set are kept; once all are set nothing is re-run.
+ */
+export function rerunWithServerEnvironment(): boolean {
+  if (Object.keys(allocatorEnvironment).every((name) => process.env[name] !== undefined)) return false;
+  const child = spawnSync(process.execPath, [...process.execArgv, ...process.argv.slice(1)], {
+    stdio: "inherit",
+    env: serverEnvironment(process.env),
+  });
+  process.exitCode = child.status ?? 1;
+  return true;
 }

@@ -20,7 +20,7 @@ import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import { shiftCapabilityOfModel } from "../server/kv/shiftCapability";
 import { StreamingSequence } from "../server/kv/streamingSequence";
-import { flag, int, machine, parseArgs, percentile, round, str, table } from "./cli";
+import { flag, int, machine, parseArgs, percentile, rerunWithServerEnvironment, round, str, table } from "./cli";
 
 const MB = 2 ** 20;
 
@@ -33,6 +33,7 @@ const rssMB = (): number => {
 };
 
 async function main(): Promise<void> {
+  if (rerunWithServerEnvironment()) return;
   const args = parseArgs(process.argv.slice(2));
   const modelPath = path.resolve(str(args, "model"));
   const tokensWanted = int(args, "tokens", 1_000_000);
@@ -208,6 +209,7 @@ async function main(): Promise<void> {
     wallSeconds: round(wallS, 1),
     text: path.basename(textPath),
     textTokens: textTokens.length,
+    malloc: { arenaMax: process.env.MALLOC_ARENA_MAX ?? null, mmapThreshold: process.env.MALLOC_MMAP_THRESHOLD_ ?? null },
     machine: machine(),
     date: new Date().toISOString(),
   };

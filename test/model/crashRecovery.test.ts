@@ -67,10 +67,11 @@ describe("crash recovery", () => {
     assert.notEqual(launcher.pid, pid, "a new process");
     await second.ready;
     if (process.platform === "linux") {
-      // Launched as the extension launches it: plain Node, at most two malloc arenas.
+      // Launched as the extension launches it: plain Node, at most two malloc arenas, a fixed mmap threshold.
       const environ = readFileSync(`/proc/${launcher.pid}/environ`, "utf8").split("\0");
       assert.ok(environ.includes("ELECTRON_RUN_AS_NODE=1"));
       assert.ok(environ.includes(`MALLOC_ARENA_MAX=${process.env.MALLOC_ARENA_MAX ?? "2"}`), "MALLOC_ARENA_MAX is set (the user's value wins)");
+      assert.ok(environ.includes(`MALLOC_MMAP_THRESHOLD_=${process.env.MALLOC_MMAP_THRESHOLD_ ?? "131072"}`), "MALLOC_MMAP_THRESHOLD_ is set (the user's value wins)");
     }
     const result = await second.connection.sendRequest(GenerateRequest.type, { prompt: "import ", maxTokens: 4 });
     assert.ok(result.generatedTokens > 0, "the next request works");
