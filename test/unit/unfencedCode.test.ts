@@ -7,19 +7,24 @@ import { fenceUnfencedCode } from "../../media/chat/unfencedCode";
 describe("fenceUnfencedCode", () => {
   it("fences indented Python written without a fence, keeping every space", () => {
     const code = "def area(r):\n    if r < 0:\n        raise ValueError(r)\n    return 3.14159 * r * r";
-    assert.equal(fenceUnfencedCode(code), "```\n" + code + "\n```");
+    assert.equal(fenceUnfencedCode(code), "```text\n" + code + "\n```");
   });
 
   it("fences JavaScript whose every line is code, even where nothing is indented", () => {
     const code = "const total = items.reduce((a, b) => a + b, 0);\nconsole.log(total);";
-    assert.equal(fenceUnfencedCode(code), "```\n" + code + "\n```");
+    assert.equal(fenceUnfencedCode(code), "```text\n" + code + "\n```");
+  });
+
+  it("fences a definition with an indented body even where its docstring is mostly prose", () => {
+    const code = 'def fnmatch(name, pat):\n    """Test whether FILENAME matches PATTERN.\n    Patterns are Unix shell style.\n    An initial period is not special.'
+    assert.equal(fenceUnfencedCode(code), "```text\n" + code + "\n```");
   });
 
   it("keeps an introducing sentence out of the fence", () => {
     const text = "Here is the function you asked for:\ndef __init__(self, x):\n    self.x = x";
     assert.equal(
       fenceUnfencedCode(text),
-      "Here is the function you asked for:\n```\ndef __init__(self, x):\n    self.x = x\n```",
+      "Here is the function you asked for:\n```text\ndef __init__(self, x):\n    self.x = x\n```",
     );
   });
 
@@ -39,7 +44,7 @@ describe("fenceUnfencedCode", () => {
       [
         "The loop sums the list.",
         "",
-        "```",
+        "```text",
         "total = 0",
         "for x in xs:",
         "    total += x",
@@ -77,6 +82,6 @@ describe("fenceUnfencedCode", () => {
 
   it("does not open a fence inside a fenced block with a longer fence", () => {
     const text = "````md\n```\ninner\n```\n````\nx = f(1)\nprint(x)";
-    assert.equal(fenceUnfencedCode(text), "````md\n```\ninner\n```\n````\n```\nx = f(1)\nprint(x)\n```");
+    assert.equal(fenceUnfencedCode(text), "````md\n```\ninner\n```\n````\n```text\nx = f(1)\nprint(x)\n```");
   });
 });
