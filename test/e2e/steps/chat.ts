@@ -77,10 +77,20 @@ async function answerDone(frame: Frame, what: string, timeoutMs = 120_000): Prom
   return normalizeText(await lastAnswer(frame).locator(".message-body").innerText());
 }
 
-/** Waits until the current answer streams and shows some text (so Stop interrupts a real answer). */
+/**
+ * Waits until the current answer streams and shows some text (so Stop interrupts a real answer),
+ * or has streamed for a second without visible text (tinycoder sometimes writes long runs of
+ * blank lines first: waiting for text then leaves too little of the answer to stop).
+ */
 async function answerStreamingWithText(frame: Frame): Promise<void> {
+  let streamingSince: number | undefined;
   await waitUntil(
-    async () => (await streaming(frame)) && normalizeText(await lastAnswer(frame).locator(".message-body").innerText()).length > 0,
+    async () => {
+      if (!(await streaming(frame))) return false;
+      streamingSince ??= Date.now();
+      if (Date.now() - streamingSince >= 1000) return true;
+      return normalizeText(await lastAnswer(frame).locator(".message-body").innerText()).length > 0;
+    },
     { timeoutMs: 60_000, what: "the answer to stream its first tokens", describe: () => describeChat(frame) },
   );
 }
@@ -131,9 +141,10 @@ async function stopWhileStreaming(ctx: StepContext, frame: Frame, messages: stri
     }
     const note = lastAnswer(frame).locator(".message-note");
     const noteText = normalizeText(await note.innerText().catch(() => ""));
-    if (noteText === "" && endedAt - stopEvent.at < 500) {
-      // The server finished the answer on its own while the stop was on its way: a complete
-      // answer is rightly not "Stopped". (A Stop that does nothing lets the answer run on.)
+    if (noteText === "" && endedAt - stopEvent.at < 2000) {
+      // The server finished the answer on its own while the stop was on its way (the view may
+      // lag behind the server by a second on a loaded machine): a complete answer is rightly not
+      // "Stopped". (A Stop that does nothing lets the answer run on: up to 4,096 tokens.)
       ctx.log(`${how}: the answer completed ${Math.round(endedAt - stopEvent.at)} ms after the gesture, before the stop reached the server; trying again`);
       continue;
     }
