@@ -31,12 +31,12 @@ function codeStartIn(lines: readonly string[]): number {
   while (start < lines.length && proseLead.test(lines[start]!.trim()) && !codeStart.test(lines[start]!)) start++;
   const code = lines.slice(start);
   if (code.length < 2) return -1;
+  // A definition with an indented body ("def f(x):", "function f() {") is code whatever its
+  // docstring or comments say (bullets in a docstring included).
+  if (codeStart.test(code[0]!) && codeEnd.test(code[0]!) && indented(code[1]!)) return start;
   if (code.some((line) => markdownBlock.test(line))) return -1;
   // Already an indented code block (Markdown keeps it verbatim) when it follows a blank line.
   if (start === 0 && code.every(indentedBlock)) return -1;
-  // A definition with an indented body ("def f(x):", "function f() {") is code whatever its
-  // docstring or comments say.
-  if (codeStart.test(code[0]!) && codeEnd.test(code[0]!) && indented(code[1]!)) return start;
   const codeLines = code.filter(isCodeLine).length;
   if (codeLines / code.length < 0.6) return -1;
   const hasIndentation = code.slice(1).some(indented);

@@ -16,7 +16,7 @@ describe("fenceUnfencedCode", () => {
   });
 
   it("fences a definition with an indented body even where its docstring is mostly prose", () => {
-    const code = 'def fnmatch(name, pat):\n    """Test whether FILENAME matches PATTERN.\n    Patterns are Unix shell style.\n    An initial period is not special.'
+    const code = 'def fnmatch(name, pat):\n    """Test whether FILENAME matches PATTERN.\n    Patterns are Unix shell style:\n    - *  matches everything\n    An initial period is not special.'
     assert.equal(fenceUnfencedCode(code), "```text\n" + code + "\n```");
   });
 
