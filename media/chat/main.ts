@@ -160,6 +160,12 @@ function messageElement(message: ViewMessage, windowState: ChatWindowState | und
     note.className = "message-note error";
     note.append(icon("error"), document.createTextNode(message.error ?? "The answer failed."));
     article.append(note);
+  } else if (message.role === "assistant" && message.status === "done" && message.text.trim() === "") {
+    // A sampled answer can end at once (the model's end-of-turn first): say so instead of an empty bubble.
+    const note = document.createElement("div");
+    note.className = "message-note";
+    note.append(icon("info"), document.createTextNode("The model ended its answer without any text. Send again or rephrase."));
+    article.append(note);
   }
   return article;
 }
