@@ -4,14 +4,9 @@
 // Markdown and highlighted code still render. The page has no CSP on purpose: the sanitizer alone
 // must hold.
 import assert from "node:assert/strict";
-import { existsSync } from "node:fs";
-import path from "node:path";
 import { after, before, describe, it } from "node:test";
-import * as esbuild from "esbuild";
-import { chromium, type Browser, type Page } from "playwright-core";
-import { repoRoot } from "../support/paths";
-
-const chromiumPath = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+import type { Browser, Page } from "playwright-core";
+import { launchChromium, pageBundle, skipWithoutChromium } from "../support/chromium";
 
 const attacks = [
   "<script>window.__pwned = 'script'</script>",
@@ -29,24 +24,16 @@ const attacks = [
   "```html\n<script>window.__pwned = 'code'</script>\n```",
 ];
 
-describe("chat renderer in a real DOM (chromium)", { skip: existsSync(chromiumPath) ? false : `no chromium at ${chromiumPath} (apt-get install chromium)` }, () => {
+describe("chat renderer in a real DOM (chromium)", { skip: skipWithoutChromium }, () => {
   let browser: Browser;
   let page: Page;
 
   before(async () => {
-    const bundle = await esbuild.build({
-      entryPoints: [path.join(repoRoot, "media", "chat", "render.ts")],
-      bundle: true,
-      platform: "browser",
-      format: "iife",
-      globalName: "ChatRender",
-      write: false,
-      target: "es2022",
-    });
-    browser = await chromium.launch({ executablePath: chromiumPath, headless: true, args: ["--no-sandbox", "--disable-gpu"] });
+    const bundle = await pageBundle("media/chat/render.ts", "ChatRender");
+    browser = await launchChromium();
     page = await browser.newPage();
     await page.setContent("<!DOCTYPE html><html><body><div id=root></div></body></html>");
-    await page.addScriptTag({ content: bundle.outputFiles[0]!.text });
+    await page.addScriptTag({ content: bundle });
     // tsx compiles this file with esbuild's keepNames, which wraps the functions passed to
     // page.evaluate in a `__name(...)` helper that the page lacks.
     await page.addScriptTag({ content: "window.__name = (target) => target;" });

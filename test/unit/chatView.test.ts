@@ -4,16 +4,11 @@
 // ended before writing anything — a note instead of an empty bubble; code written without a fence
 // shows as a code block with Copy and Insert.
 import assert from "node:assert/strict";
-import { existsSync } from "node:fs";
-import path from "node:path";
 import { after, before, describe, it } from "node:test";
-import * as esbuild from "esbuild";
-import { chromium, type Browser, type Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
 import type { ViewMessage, ViewState } from "../../common/chatMessages";
 import { chatHtml } from "../../src/chat/html";
-import { repoRoot } from "../support/paths";
-
-const chromiumPath = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+import { launchChromium, pageBundle, skipWithoutChromium } from "../support/chromium";
 
 function state(messages: ViewMessage[]): ViewState {
   return {
@@ -36,25 +31,18 @@ const message = (id: string, role: ViewMessage["role"], text: string, status: Vi
   ...(error ? { error } : {}),
 });
 
-describe("chat view in a real DOM (chromium)", { skip: existsSync(chromiumPath) ? false : `no chromium at ${chromiumPath} (apt-get install chromium)` }, () => {
+describe("chat view in a real DOM (chromium)", { skip: skipWithoutChromium }, () => {
   let browser: Browser;
   let page: Page;
 
   before(async () => {
-    const bundle = await esbuild.build({
-      entryPoints: [path.join(repoRoot, "media", "chat", "main.ts")],
-      bundle: true,
-      platform: "browser",
-      format: "iife",
-      write: false,
-      target: "es2022",
-    });
+    const bundle = await pageBundle("media/chat/main.ts");
     // The page's own Content Security Policy allows only the nonce'd script that VS Code would
     // load; the test injects the bundle instead, so it bypasses the CSP (the sanitizer tests in
     // chatRender.test.ts run without one on purpose).
     const webview = { cspSource: "https://webview.test", asWebviewUri: (uri: string) => uri } as unknown as Parameters<typeof chatHtml>[0];
     const html = chatHtml(webview, "https://webview.test/media" as never, ((base: string, ...parts: string[]) => [base, ...parts].join("/")) as never);
-    browser = await chromium.launch({ executablePath: chromiumPath, headless: true, args: ["--no-sandbox", "--disable-gpu"] });
+    browser = await launchChromium();
     const context = await browser.newContext({ bypassCSP: true });
     page = await context.newPage();
     await page.route("https://webview.test/**", (route) => route.fulfill({ status: 404, body: "" }));
@@ -62,7 +50,7 @@ describe("chat view in a real DOM (chromium)", { skip: existsSync(chromiumPath) 
     await page.addScriptTag({
       content: "window.__posted = []; window.acquireVsCodeApi = () => ({ postMessage: (m) => window.__posted.push(m), getState: () => undefined, setState: () => undefined });",
     });
-    await page.addScriptTag({ content: bundle.outputFiles[0]!.text });
+    await page.addScriptTag({ content: bundle });
   });
 
   after(async () => {

@@ -4,6 +4,11 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { fenceUnfencedCode } from "../../media/chat/unfencedCode";
 
+/** Each text comes back exactly as it went in. */
+function leftAlone(texts: readonly string[]): void {
+  for (const text of texts) assert.equal(fenceUnfencedCode(text), text);
+}
+
 describe("fenceUnfencedCode", () => {
   it("fences indented Python written without a fence, keeping every space", () => {
     const code = "def area(r):\n    if r < 0:\n        raise ValueError(r)\n    return 3.14159 * r * r";
@@ -57,27 +62,23 @@ describe("fenceUnfencedCode", () => {
   });
 
   it("leaves prose, nested lists, quotes and tables as Markdown", () => {
-    for (const text of [
+    leftAlone([
       "Streaming keeps the first tokens.\nIt evicts the middle of the cache.",
       "- first item\n  - nested item (with a note)\n- second item",
       "1. build the project\n2. run the tests:\n   npm test",
       "> quoted line with code(x)\n> another = line",
       "| a | b |\n| --- | --- |\n| f(x) | = |",
       "one line of code();",
-    ]) {
-      assert.equal(fenceUnfencedCode(text), text);
-    }
+    ]);
   });
 
   it("leaves fenced code (even unclosed, while it streams) and indented code blocks untouched", () => {
-    for (const text of [
+    leftAlone([
       "```python\ndef f():\n    return 1\n```\nDone.",
       "~~~\nx = 1\n~~~",
       "Intro.\n\n```js\nconst a = 1;\nif (a) {\n  run();",
       "Intro.\n\n    x = 1\n    y = x + 1",
-    ]) {
-      assert.equal(fenceUnfencedCode(text), text);
-    }
+    ]);
   });
 
   it("does not open a fence inside a fenced block with a longer fence", () => {
