@@ -19,6 +19,7 @@ import { ChatSendRequest, ChatStateRequest, type ChatSendResult } from "../commo
 import { defaultSettings, type Settings } from "../common/settings";
 import { startServer } from "../test/support/serverProcess";
 import { flag, int, machine, parseArgs, round, str, table } from "./cli";
+import { maxOf } from "../common/arrays";
 
 const prompts = [
   "Write a Python function that parses a CSV line.",
@@ -93,7 +94,7 @@ async function main(): Promise<void> {
       turns,
       errors,
       contextSize: stats?.contextSize ?? 0,
-      kvCellsMax: Math.max(0, ...results.map((r) => r.kvCellsMax)),
+      kvCellsMax: maxOf(results.map((r) => r.kvCellsMax)),
       shifts: stats?.shifts ?? 0,
       rssMB: { start: round(rssStart / 2 ** 20, 1), end: round(state.rssBytes / 2 ** 20, 1) },
       msPerToken: { firstTurns: msPerToken(results.slice(0, n)), lastTurns: msPerToken(results.slice(-n)) },

@@ -2,6 +2,7 @@
 import { spawnSync } from "node:child_process";
 import { cpus, totalmem } from "node:os";
 import { allocatorEnvironment, serverEnvironment } from "../src/reliability/serverProcess";
+import { maxOf } from "../common/arrays";
 
 export function parseArgs(argv: readonly string[]): Map<string, string | true> {
   const out = new Map<string, string | true>();
@@ -40,7 +41,7 @@ export function flag(args: Map<string, string | true>, name: string): boolean {
 
 export function table(headers: readonly string[], rows: readonly (readonly (string | number)[])[]): string {
   const cells = [headers.map(String), ...rows.map((r) => r.map(String))];
-  const widths = headers.map((_, c) => Math.max(...cells.map((r) => r[c]!.length)));
+  const widths = headers.map((_, c) => maxOf(cells.map((r) => r[c]!.length)));
   const line = (r: readonly string[]) => `| ${r.map((v, c) => v.padEnd(widths[c]!)).join(" | ")} |`;
   return [line(cells[0]!), `|${widths.map((w) => "-".repeat(w + 2)).join("|")}|`, ...cells.slice(1).map(line)].join("\n");
 }

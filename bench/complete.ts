@@ -33,10 +33,12 @@ import { CompletionStatsRequest, type CompletionRequestRecord } from "../common/
 import { defaultSettings, type Settings } from "../common/settings";
 import { SuggestionCache } from "../common/suggestionCache";
 import { cancellableDelay } from "../src/completion/debounce";
+import { percentile } from "./cli";
 import { repoRoot } from "../test/support/paths";
 import { startServer } from "../test/support/serverProcess";
 import { prng } from "../test/support/random";
 import { firstItem, positionAt } from "../test/support/inlineCompletion";
+import { maxOf } from "../common/arrays";
 
 function arg(name: string): string | undefined {
   const i = process.argv.indexOf(`--${name}`);
@@ -145,12 +147,6 @@ function script(files: SourceFile[], edits: number, seed: number): Action[] {
 
 
 
-function percentile(values: number[], p: number): number {
-  if (values.length === 0) return 0;
-  const sorted = [...values].sort((a, b) => a - b);
-  const index = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
-  return sorted[index]!;
-}
 
 const round1 = (value: number) => Math.round(value * 10) / 10;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -223,7 +219,7 @@ async function runSession(options: {
   let clientErrors = 0;
   const records = new Map<number, CompletionRequestRecord>();
   const collect = async () => {
-    const since = records.size === 0 ? 0 : Math.max(...records.keys());
+    const since = records.size === 0 ? 0 : maxOf([...records.keys()]);
     const stats = await server.connection.sendRequest(CompletionStatsRequest.type, { sinceId: since });
     for (const record of stats.recent) records.set(record.id, record);
     return stats;

@@ -21,6 +21,7 @@ import { runInNewContext } from "node:vm";
 import { shiftCapabilityOfModel } from "../server/kv/shiftCapability";
 import { StreamingSequence } from "../server/kv/streamingSequence";
 import { flag, int, machine, parseArgs, percentile, rerunWithServerEnvironment, round, str, table } from "./cli";
+import { maxOf } from "../common/arrays";
 
 const MB = 2 ** 20;
 
@@ -171,7 +172,7 @@ async function main(): Promise<void> {
     rssMB: { start: round(rssStart, 1), after10k: round(rssAfter10k, 1), end: round(rssEnd, 1) },
     msPerToken: { first10k: round(first10k, 4), last10k: round(last10k, 4) },
     shifts: stats.shifts,
-    shiftMs: { p50: round(percentile(shiftDurations, 50), 4), max: round(Math.max(0, ...shiftDurations), 4) },
+    shiftMs: { p50: round(percentile(shiftDurations, 50), 4), max: round(Math.max(0, maxOf(shiftDurations)), 4) },
     ...(vramStart != null
       ? { vramMB: { start: round(vramStart, 1), after10k: round(vramAfter10k ?? 0, 1), end: round(vramEnd ?? 0, 1) } }
       : {}),

@@ -37,6 +37,7 @@ import { repoRoot } from "../test/support/paths";
 import { startServer, testSettings, type ServerHandle } from "../test/support/serverProcess";
 import { flag, int, machine, parseArgs, round, str, table } from "./cli";
 import { prng } from "../test/support/random";
+import { minOf } from "../common/arrays";
 
 const args = parseArgs(process.argv.slice(2));
 const modelPath = path.resolve(str(args, "model"));
@@ -284,7 +285,7 @@ async function main(): Promise<void> {
   // also shown: a leak raises that floor, a collection that has not run yet does not.
   const floor = (from: number, to: number) => {
     const inRange = memory.filter((m) => m.at >= from && m.at < to).map((m) => m.rss);
-    return inRange.length > 0 ? Math.min(...inRange) : 0;
+    return minOf(inRange);
   };
   const rssFloor = { firstFifth: round(floor(started, started + fifth), 1), lastFifth: round(floor(started + elapsed - fifth, Infinity), 1) };
   const result = {

@@ -192,7 +192,7 @@ function walkFiles(dir, { skipNodeModules = false, excludes = [], base = dir } =
     if (skipNodeModules && DEV_ONLY_FILE.test(entry.name)) continue;
     if (entry.isDirectory()) {
       if (skipNodeModules && entry.name === "node_modules") continue;
-      out.push(...walkFiles(abs, { skipNodeModules, excludes, base }));
+      for (const file of walkFiles(abs, { skipNodeModules, excludes, base })) out.push(file);
     } else if (entry.isFile() || entry.isSymbolicLink()) {
       out.push(abs);
     }

@@ -25,6 +25,7 @@ import { memoryGuard } from "./memoryGuard";
 import { registerModelDownloads } from "./modelDownload";
 import { modelDisplayName } from "./modelFile";
 import type { SequenceRegistry } from "./sequences";
+import { maxOf } from "../common/arrays";
 
 export interface DiagnosticsDeps {
   connection: Connection;
@@ -83,7 +84,7 @@ function modelDiagnostics(loaded: LoadedModel, llamaCppFileTypes: Record<number,
   const shape = shapeOf(loaded);
   const dims = headDimensions(shape);
   const shift = shiftCapabilityOfModel(model);
-  const headCountKv = typeof shape.headCountKv === "number" ? shape.headCountKv : Math.max(0, ...shape.headCountKv);
+  const headCountKv = typeof shape.headCountKv === "number" ? shape.headCountKv : Math.max(0, maxOf(shape.headCountKv));
   const parameters = model.fileInsights.totalParameters;
   const fileType = general.file_type;
   return {

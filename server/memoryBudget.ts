@@ -8,6 +8,7 @@
 // With one KV-head count for all layers that is layers × KV heads × head dim × cells × bytes (K + V).
 
 import type { MemoryBudgetReport } from "../common/protocol";
+import { maxOf } from "../common/arrays";
 
 /** Bytes per element of the KV cache types llama.cpp supports (block bytes / block elements). */
 export const kvTypeBytes: Readonly<Record<string, number>> = {
@@ -187,7 +188,7 @@ export function modelShapeFromMetadata(metadata: Record<string, unknown>): Model
   const rawHeads = attention.head_count;
   // Some models give per-layer head counts: the KV formula only needs the largest.
   const headCount = Array.isArray(rawHeads)
-    ? Math.max(0, ...rawHeads.map((value) => num(value) ?? 0))
+    ? Math.max(0, maxOf(rawHeads.map((value) => num(value) ?? 0)))
     : (num(rawHeads) ?? 0);
   const rawKv = attention.head_count_kv;
   const headCountKv = Array.isArray(rawKv)

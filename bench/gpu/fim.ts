@@ -16,6 +16,7 @@ import { CompletionService } from "../../server/completion/service";
 import { Engine } from "../../server/engine";
 import type { Logger } from "../../server/log";
 import { flag, int, mean, median, parseArgs, percentile, printJson, round, str, table } from "./common";
+import { maxOf } from "../../common/arrays";
 
 const noCancel = { isCancellationRequested: false, onCancellationRequested: () => ({ dispose: () => undefined }) };
 
@@ -96,7 +97,7 @@ async function main(): Promise<void> {
       p50: round(percentile(latencies, 50), 2),
       p95: round(percentile(latencies, 95), 2),
       mean: round(mean(latencies), 2),
-      max: round(Math.max(...latencies), 2),
+      max: round(maxOf(latencies), 2),
     },
     tokens: {
       promptMedian: median(completed.map((r) => r.promptTokens)),

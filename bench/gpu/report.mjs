@@ -146,7 +146,7 @@ for (const { name, r } of runs) {
     `the planned stream, inside the last scored 100K, so no final JSON: no PPL and no VRAM figures). From its progress lines: ` +
     `${prog[prog.length - 1].shifts} shifts; unscored 100K blocks ${f(first.msPerToken, 4)} ms/token (block ending at ${first.end}) → ` +
     `${f(last.msPerToken, 4)} ms/token (block ending at ${last.end}), ratio ${f(last.msPerToken / first.msPerToken, 3)}; ` +
-    `max/min over all ${unscored.length} unscored blocks ${f(Math.max(...unscored.map((b) => b.msPerToken)) / Math.min(...unscored.map((b) => b.msPerToken)), 3)}; ` +
+    `max/min over all ${unscored.length} unscored blocks ${f(unscored.reduce((m, b) => Math.max(m, b.msPerToken), -Infinity) / unscored.reduce((m, b) => Math.min(m, b.msPerToken), Infinity), 3)}; ` +
     `scored tokens ≈ ${f(((prog[0].seconds) * 1000) / prog[0].tokens, 3)} ms/token; ` +
     `process RSS ${prog[0].rssMB} MB at ${prog[0].tokens} → ${prog[4]?.rssMB} MB at ${prog[4]?.tokens} → ${prog[prog.length - 1].rssMB} MB at ${prog[prog.length - 1].tokens}.`);
 }

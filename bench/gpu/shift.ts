@@ -17,6 +17,7 @@ import type { Token } from "node-llama-cpp";
 import { shiftCapabilityOfModel } from "../../server/kv/shiftCapability";
 import { StreamingSequence, type ShiftEvent } from "../../server/kv/streamingSequence";
 import { corpusTokens, flag, gpuLlama, int, mean, median, parseArgs, percentile, printJson, round, str, table } from "./common";
+import { maxOf } from "../../common/arrays";
 
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
@@ -149,8 +150,8 @@ async function main(): Promise<void> {
     shift: {
       count: eraseMs.length,
       evictedPerShift: shiftSize,
-      eraseCallMs: { p50: round(percentile(eraseMs, 50), 4), max: round(Math.max(0, ...eraseMs), 4) },
-      nextTokenExtraMs: { p50: round(median(shiftExtra), 4), max: round(Math.max(0, ...shiftExtra), 4) },
+      eraseCallMs: { p50: round(percentile(eraseMs, 50), 4), max: round(Math.max(0, maxOf(eraseMs)), 4) },
+      nextTokenExtraMs: { p50: round(median(shiftExtra), 4), max: round(Math.max(0, maxOf(shiftExtra)), 4) },
       /** erase call + the extra time of the next decode (K re-rotation), median. */
       totalMs: round(median(eraseMs) + Math.max(0, median(shiftExtra)), 4),
       tokenAfterShiftMs: { p50: round(median(afterShift), 4) },

@@ -6,6 +6,8 @@
 // say `text`: guessing the language (highlight.js's highlightAuto) costs ≈ 26 ms per render of a
 // 3 KB block, at every animation frame while an answer streams, on the cores the model needs.
 
+import { appendAll } from "../../common/arrays";
+
 const fenceOpen = /^ {0,3}(`{3,}|~{3,})/;
 /** Markdown structure that is prose, not code: list items, quotes, table rows. */
 const markdownBlock = /^\s*(?:[-*+]\s|\d{1,9}[.)]\s|>|\|)/;
@@ -53,8 +55,11 @@ export function fenceUnfencedCode(text: string): string {
   const flush = () => {
     if (block.length === 0) return;
     const start = codeStartIn(block);
-    if (start < 0) out.push(...block);
-    else out.push(...block.slice(0, start), "```text", ...block.slice(start), "```");
+    if (start < 0) appendAll(out, block);
+    else {
+      appendAll(out, block.slice(0, start)).push("```text");
+      appendAll(out, block.slice(start)).push("```");
+    }
     block = [];
   };
 

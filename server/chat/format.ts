@@ -12,6 +12,8 @@
 // from the architecture alone, which such a model has never seen either, and whose [INST] markers
 // are less readable in a transcript. A template whose renders are not prefixes of each other (a
 // self-check at start) also falls back to GeneralChatWrapper, with a logged reason.
+
+import { appendAll } from "../../common/arrays";
 import type { ChatHistoryItem, ChatWrapper, LlamaModel, LlamaText, LlamaTextJSONValue, Token } from "node-llama-cpp";
 import type { LlamaCpp } from "../llamaRuntime";
 
@@ -74,7 +76,7 @@ export function llamaTextSuffix(prefix: readonly LlamaTextJSONValue[], full: rea
     if (typeof first === "string") {
       if (first.slice(offset) !== "") out.push(first.slice(offset));
     } else out.push(first);
-    out.push(...full.slice(i + 1));
+    appendAll(out, full.slice(i + 1));
   }
   return out;
 }

@@ -7,6 +7,8 @@
 // fits, the anchor moves down to leave room to grow (one full evaluation, then reuse again).
 // Pure: the tokenizer is passed in.
 
+import { appendAll } from "../../common/arrays";
+
 export interface FimTokenIds {
   prefix: number;
   suffix: number;
@@ -127,9 +129,11 @@ export function buildPrompt(options: PromptOptions): Prompt {
   const tokens: number[] = [];
   if (bos !== null) tokens.push(bos);
   if (fim !== null) {
-    tokens.push(fim.prefix, ...prefixTokens, fim.suffix, ...suffixTokens, fim.middle);
+    tokens.push(fim.prefix);
+    appendAll(tokens, prefixTokens).push(fim.suffix);
+    appendAll(tokens, suffixTokens).push(fim.middle);
   } else {
-    tokens.push(...prefixTokens);
+    appendAll(tokens, prefixTokens);
   }
   return {
     tokens,
