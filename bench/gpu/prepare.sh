@@ -9,6 +9,8 @@
 #                         for sm_90) and without llama/gitRelease.bundle
 # .gpu/llama-src.tar.xz   ggml/ (CPU + CUDA backends only) and gguf-py/ from the same llama.cpp commit
 #                         node-llama-cpp's binaries were built from (llama/gitRelease.bundle)
+# .gpu/llama-tools.tar.xz the rest of that commit's source that llama-bench, llama-completion and
+#                         llama-server need (built there against the same ggml; the anchor figures)
 # .gpu/bench/*.mjs        bench/gpu/*.ts bundled with esbuild (node-llama-cpp external)
 # .gpu/tinycoder-16m-f16.gguf, .gpu/corpus.py.xz   model (never committed) and held-out text
 set -euo pipefail
@@ -68,6 +70,31 @@ if [ ! -s "$g/llama-src.tar.xz" ] || [ "$bundle" -nt "$g/llama-src.tar.xz" ]; th
       --exclude="$b/ggml-zendnn" --exclude="$b/ggml-openvino" --exclude="$b/ggml-virtgpu" --exclude="$b/ggml-et" --exclude="$b/ggml-hip" \
       COMMIT ggml gguf-py \
     | xz -6 -T1 > "$g/llama-src.tar.xz"
+  rm -rf "$tmp"
+fi
+
+# 3b. llama.cpp's own programs, same commit: everything but ggml/ (unpacked beside it there), with a
+#     tools/CMakeLists.txt that adds only what the anchors need
+if [ ! -s "$g/llama-tools.tar.xz" ] || [ "$bundle" -nt "$g/llama-tools.tar.xz" ] || [ bench/gpu/prepare.sh -nt "$g/llama-tools.tar.xz" ]; then
+  tmp="$(mktemp -d)"
+  git clone -q "$bundle" "$tmp/src" 2>/dev/null
+  cat > "$tmp/src/tools/CMakeLists.txt" <<'CMAKE'
+# StreamSink GPU pipeline: only the programs the anchor figures need (bench/gpu/prepare.sh)
+find_package(Threads REQUIRED)
+llama_add_compile_flags()
+add_subdirectory(mtmd)
+add_subdirectory(llama-bench)
+add_subdirectory(completion)
+if (LLAMA_BUILD_SERVER)
+    add_subdirectory(ui)
+    add_subdirectory(server)
+endif()
+CMAKE
+  tar -C "$tmp/src" -cf - --exclude='tools/server/tests' --exclude='tools/server/bench' \
+      CMakeLists.txt cmake src include common vendor licenses LICENSE scripts/ui-assets.cmake \
+      tools/CMakeLists.txt tools/mtmd tools/llama-bench tools/completion tools/server \
+      tools/ui/CMakeLists.txt tools/ui/ui.cpp.in tools/ui/ui.h.in \
+    | xz -9 -T1 > "$g/llama-tools.tar.xz.tmp" && mv "$g/llama-tools.tar.xz.tmp" "$g/llama-tools.tar.xz"
   rm -rf "$tmp"
 fi
 

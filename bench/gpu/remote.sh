@@ -38,7 +38,9 @@ bench_run() {
   shift 2
   log "bench $name: node $*"
   local t0=$(date +%s)
-  (cd "$W" && timeout "$limit" node "$@" --json > "$W/logs/$name.out" 2> "$W/logs/$name.err")
+  local interpreter=node
+  [[ "$1" == *.py ]] && interpreter=python3
+  (cd "$W" && timeout "$limit" "$interpreter" "$@" --json > "$W/logs/$name.out" 2> "$W/logs/$name.err")
   local rc=$?
   if tail -n1 "$W/logs/$name.out" | python3 -c 'import json,sys; json.loads(sys.stdin.read())' 2>/dev/null; then
     tail -n1 "$W/logs/$name.out" > "$W/res/$name.json"
@@ -72,6 +74,8 @@ bench() {
         --bandwidth-gbs "${bw:-0}" --read-bandwidth-gbs "${rbw:-0}" --tflops "${tf:-0}" --label "Qwen2.5-Coder-1.5B shape, RANDOM weights, f16, CUDA graphs off" ;;
     speed-qwen-nofa) bench_run "$1" 240 bench/gpu/speed.mjs --model "$qwen" --text "$corpus" --context 4096 --prompt 2048 --decode 256 --reps 3 \
         --bandwidth-gbs "${bw:-0}" --read-bandwidth-gbs "${rbw:-0}" --tflops "${tf:-0}" --flash false --label "Qwen2.5-Coder-1.5B shape, RANDOM weights, f16, flash attention off" ;;
+    anchor-tinycoder) [ -f "$W/tools.ok" ] && bench_run "$1" 240 scripts/anchor.py --bin "$W/tbuild/bin" --model "$tiny" --text "$corpus" --label "tinycoder-16m f16" ;;
+    anchor-qwen) [ -f "$W/tools.ok" ] && bench_run "$1" 300 scripts/anchor.py --bin "$W/tbuild/bin" --model "$qwen" --text "$corpus" --label "Qwen2.5-Coder-1.5B shape, RANDOM weights, f16" ;;
     fim-tinycoder) bench_run "$1" 180 bench/gpu/fim.mjs --model "$tiny" --text "$corpus" --context 4096 --max-tokens 16 --requests 80 --label "tinycoder-16m f16" ;;
     endless)
       # N = 1 + m·L + W: the last W tokens are the same text as the first W (the corpus of L tokens
@@ -102,6 +106,7 @@ pipeline() {
   xz -dc "$C/node.xz" > "$W/bin/node" && chmod +x "$W/bin/node"
   tar -xJf "$C/nm.tar.xz" -C "$W"
   tar -xJf "$C/llama-src.tar.xz" -C "$W/llama"
+  mkdir -p "$W/tsrc" && tar -xJf "$C/llama-tools.tar.xz" -C "$W/tsrc" && ln -s "$W/llama/ggml" "$W/tsrc/ggml"
   xz -dc "$C/corpus.py.xz" > "$corpus"
   cp "$C/tinycoder-16m-f16.gguf" "$tiny"
   cp -r "$C/bench" "$W/bench"
@@ -127,7 +132,23 @@ pipeline() {
     log "ggml-cuda build FAILED:"; tail -n 30 "$W/logs/build.log"; return 1
   fi
   log "ggml-cuda built: $(stat -c %s "$cudaBins/libggml-cuda.so") bytes"
-  for b in ${BENCHES:-detect-auto-qwen detect-auto-tinycoder detect-vulkan detect-metal speed-tinycoder speed-qwen shift-tinycoder shift-qwen fim-qwen fim-tinycoder speed-qwen-greedy speed-qwen-nographs speed-qwen-nofa endless}; do
+  # llama.cpp's own llama-bench / llama-completion / llama-server, same commit, loading the same
+  # libggml-cuda.so (GGML_BACKEND_DL): the anchors (bench/gpu/anchor.py). Built while the node benches run.
+  ( set -e
+    cmake -S "$W/tsrc" -B "$W/tbuild" -DCMAKE_BUILD_TYPE=Release -DLLAMA_CURL=OFF -DLLAMA_OPENSSL=OFF -DLLAMA_BUILD_TESTS=OFF \
+      -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_SERVER=ON -DLLAMA_BUILD_APP=OFF -DLLAMA_BUILD_TOOLS=ON -DLLAMA_BUILD_UI=OFF \
+      -DLLAMA_USE_PREBUILT_UI=OFF -DGGML_NATIVE=OFF -DGGML_BACKEND_DL=ON -DGGML_CPU_ALL_VARIANTS=OFF
+    cmake --build "$W/tbuild" --target llama-bench llama-completion llama-server ggml-cpu -j12
+    cp "$cudaBins/libggml-cuda.so" "$W/tbuild/bin/"
+    touch "$W/tools.ok" ) > "$W/logs/tools-build.log" 2>&1 &
+  local tpid=$!
+  for b in ${BENCHES:-detect-auto-qwen detect-auto-tinycoder detect-vulkan detect-metal speed-tinycoder speed-qwen shift-tinycoder shift-qwen fim-qwen fim-tinycoder speed-qwen-greedy speed-qwen-nographs speed-qwen-nofa anchors endless}; do
+    if [ "$b" = anchors ]; then
+      wait $tpid
+      if [ -f "$W/tools.ok" ]; then log "llama.cpp tools built"; else log "llama.cpp tools build FAILED:"; tail -n 20 "$W/logs/tools-build.log"; fi
+      bench anchor-tinycoder; bench anchor-qwen
+      continue
+    fi
     bench "$b"
   done
   log "pipeline done"
