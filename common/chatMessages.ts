@@ -181,3 +181,6 @@ export function parseToWebview(raw: unknown): ToWebview | undefined {
       return undefined;
   }
 }
+
+/** Logged when Stop reaches the extension or the server after the answer had already ended (a complete answer is rightly not "Stopped"). */
+export const lateStopLog = "Chat: Stop arrived after the answer had finished";

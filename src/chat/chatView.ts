@@ -6,7 +6,7 @@ import * as path from "node:path";
 import * as vscode from "vscode";
 import { CancellationTokenSource } from "vscode-languageclient/node";
 import type { LanguageClient } from "vscode-languageclient/node";
-import { parseFromWebview, type FromWebview, type ToWebview, type ViewState } from "../../common/chatMessages";
+import { lateStopLog, parseFromWebview, type FromWebview, type ToWebview, type ViewState } from "../../common/chatMessages";
 import {
   ChatPinRequest,
   ChatResetRequest,
@@ -218,6 +218,7 @@ export class ChatViewProvider implements vscode.WebviewViewProvider, vscode.Disp
         status: result.stopReason === "cancelled" ? "cancelled" : "done",
       });
       this.windows.set(chat.id, result.window);
+      if (source.token.isCancellationRequested && result.stopReason !== "cancelled") log.info(`${lateStopLog} (${result.stopReason})`);
       log.debug(
         `Chat answer: ${result.generatedTokens} tokens (${result.stopReason}) in ${result.durationMs.toFixed(0)} ms, ` +
           `KV ${result.stats.kvCells}/${result.stats.contextSize}, ${result.stats.shifts} shifts` +
@@ -241,7 +242,8 @@ export class ChatViewProvider implements vscode.WebviewViewProvider, vscode.Disp
   }
 
   private async stop(): Promise<void> {
-    this.streaming?.source.cancel();
+    if (this.streaming) this.streaming.source.cancel();
+    else log.info(lateStopLog);
   }
 
   private async open(chatId: string): Promise<void> {

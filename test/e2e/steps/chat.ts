@@ -4,7 +4,10 @@
 // run, see run.ts) several times still answers, and the older messages are shown as outside the
 // model's window (dimmed, with the divider).
 import assert from "node:assert/strict";
+import fs from "node:fs";
+import path from "node:path";
 import type { Frame } from "playwright-core";
+import { lateStopLog } from "../../../common/chatMessages";
 import { normalizeText, openActivity, waitUntil, webviewFrameWith, type Step, type StepContext } from "../harness";
 
 /** What the chat's context meter says, e.g. "201 / 256 tokens in view · 5 shifts · 3 messages out of view · pinned 0 / 58". */
@@ -98,6 +101,21 @@ async function answerStreaming(frame: Frame, orAfterMs = Infinity): Promise<bool
   return streams;
 }
 
+/** How often the extension's log (the StreamSink output channel in the profile's logs) says a Stop arrived after its answer had ended. */
+function lateStops(ctx: StepContext): number {
+  const files: string[] = [];
+  const walk = (dir: string): void => {
+    for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+      const full = path.join(dir, entry.name);
+      if (entry.isDirectory()) walk(full);
+      else if (/StreamSink\.log$/.test(entry.name)) files.push(full);
+    }
+  };
+  const logs = path.join(ctx.profile.userDataDir, "logs");
+  if (fs.existsSync(logs)) walk(logs);
+  return files.reduce((n, file) => n + fs.readFileSync(file, "utf8").split(lateStopLog).length - 1, 0);
+}
+
 /** Records, in the webview, whether each Stop gesture (a click on #send, Escape) arrived while the Stop button was shown. */
 async function recordStopGestures(frame: Frame): Promise<void> {
   await frame.evaluate(() => {
@@ -134,6 +152,7 @@ async function stopWhileStreaming(ctx: StepContext, frame: Frame, messages: stri
       continue;
     }
     await frame.evaluate(() => ((globalThis as unknown as { __e2eStops: unknown[] }).__e2eStops.length = 0));
+    const lateBefore = lateStops(ctx);
     await gesture();
     await answerDone(frame, `the answer to end after ${how}`, 60_000);
     const { events, endedAt } = await frame.evaluate(() => {
@@ -147,12 +166,16 @@ async function stopWhileStreaming(ctx: StepContext, frame: Frame, messages: stri
     }
     const note = lastAnswer(frame).locator(".message-note");
     const noteText = normalizeText(await note.innerText().catch(() => ""));
-    if (noteText === "" && endedAt - stopEvent.at < 2000) {
-      // The server finished the answer on its own while the stop was on its way (the view may
-      // lag behind the server by a second on a loaded machine): a complete answer is rightly not
-      // "Stopped". (A Stop that does nothing lets the answer run on: up to 4,096 tokens.)
-      ctx.log(`${how}: the answer completed ${Math.round(endedAt - stopEvent.at)} ms after the gesture, before the stop reached the server; trying again`);
-      continue;
+    if (noteText === "") {
+      // The server may have finished the answer on its own while the stop was on its way (the
+      // view lags behind the server by seconds on a loaded machine): a complete answer is rightly
+      // not "Stopped". The extension logs exactly that case; any other complete answer means
+      // Stop did nothing.
+      const late = await waitUntil(async () => lateStops(ctx) > lateBefore, { timeoutMs: 5000, what: "" }).catch(() => false);
+      if (late) {
+        ctx.log(`${how}: the answer completed ${Math.round(endedAt - stopEvent.at)} ms after the gesture (the log says the stop reached it after the end); trying again`);
+        continue;
+      }
     }
     assert.equal(noteText, "Stopped", `after ${how} during the answer, it does not say "Stopped": ${await describeChat(frame)}`);
     assert.equal(await frame.locator("#send").getAttribute("aria-label"), "Send (Enter)", `after ${how} the Stop button did not turn back into Send`);
