@@ -18,7 +18,9 @@ import re
 import socket
 import statistics
 import subprocess
+import select
 import sys
+import tempfile
 import time
 import urllib.request
 
@@ -61,23 +63,60 @@ def bench():
 
 EVAL = re.compile(r"\beval time =\s*([\d.]+) ms /\s*(\d+) runs.*?([\d.]+) tokens per second")
 PROMPT = re.compile(r"prompt eval time =\s*([\d.]+) ms /\s*(\d+) tokens.*?([\d.]+) tokens per second")
+SAMPLING = re.compile(r"sampling time =\s*([\d.]+) ms")
 
 
 def completion(prompt_file, extra):
-    r, _ = run(["llama-completion", "-m", a.model, "-ngl", a.ngl, "-fa", "on", "-c", "4096", "-f", prompt_file,
-                "-n", str(a.decode), "--ignore-eos", "-no-cnv", "--no-display-prompt", "-t", "4"] + extra)
-    text = r.stderr + r.stdout
-    e, pe = EVAL.search(text), PROMPT.search(text)
-    if r.returncode != 0 or not e:
-        raise RuntimeError(f"llama-completion exit {r.returncode}: {text[-600:]}")
-    return {"decodeTokPerS": float(e.group(3)), "decodeMsPerToken": float(e.group(1)) / int(e.group(2)),
-            "promptTokens": int(pe.group(2)) if pe else None, "promptTokPerS": float(pe.group(3)) if pe else None}
+    """llama-completion generating; three rates per run:
+    decodeTokPerS    its own "eval time" (llama_decode calls only: no sampling, no GPU sync wait)
+    generateTokPerS  eval runs / (eval time + sampling time)
+    streamTokPerS    wall clock as the text streams out: tokens after the first / (last output - first output),
+                     i.e. decode + sampling + sync + detokenize, what a user of llama.cpp sees (the fair
+                     comparison with the engine's per-token wall time)"""
+    cmd = [os.path.join(a.bin, "llama-completion"), "-m", a.model, "-ngl", a.ngl, "-fa", "on", "-c", "4096", "-f", prompt_file,
+           "-n", str(a.decode), "--ignore-eos", "-no-cnv", "--no-display-prompt", "-t", "4"] + extra
+    with tempfile.TemporaryFile("w+") as err:
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err)
+        stamps = []  # (time, bytes so far)
+        total = 0
+        fd = proc.stdout.fileno()
+        deadline = time.time() + 300
+        while True:
+            ready, _, _ = select.select([fd], [], [], 1.0)
+            if ready:
+                chunk = os.read(fd, 65536)
+                if not chunk:
+                    break
+                total += len(chunk)
+                stamps.append((time.perf_counter(), total))
+            if time.time() > deadline:
+                proc.kill()
+                raise RuntimeError("llama-completion did not finish in 300 s")
+        proc.wait(30)
+        err.seek(0)
+        text = err.read()
+    e, pe, sm = EVAL.search(text), PROMPT.search(text), SAMPLING.search(text)
+    if proc.returncode != 0 or not e:
+        raise RuntimeError(f"llama-completion exit {proc.returncode}: {text[-600:]}")
+    eval_ms, runs = float(e.group(1)), int(e.group(2))
+    sampling_ms = float(sm.group(1)) if sm else None
+    out = {"decodeTokPerS": float(e.group(3)), "decodeMsPerToken": eval_ms / runs,
+           "promptTokens": int(pe.group(2)) if pe else None, "promptTokPerS": float(pe.group(3)) if pe else None}
+    if sampling_ms is not None:
+        out["samplingMsPerToken"] = sampling_ms / (runs + 1)
+        out["generateTokPerS"] = runs / (eval_ms + sampling_ms) * 1000
+    # Over the last 90 % of the text (robust to anything printed before the first token): tokens in
+    # proportion to bytes.
+    start = next((st for st in stamps if st[1] >= 0.1 * total), None)
+    if start and stamps[-1][0] > start[0]:
+        out["streamTokPerS"] = runs * (total - start[1]) / total / (stamps[-1][0] - start[0])
+    return out
 
 
 def median_of(fn, *args):
     runs = [fn(*args) for _ in range(a.reps)]
-    keys = [k for k, v in runs[0].items() if isinstance(v, (int, float))]
-    return {k: round(statistics.median(x[k] for x in runs), 4) for k in keys}
+    keys = {k for r in runs for k, v in r.items() if isinstance(v, (int, float))}
+    return {k: round(statistics.median(x[k] for x in runs if isinstance(x.get(k), (int, float))), 4) for k in sorted(keys)}
 
 
 def free_port():

@@ -11,8 +11,8 @@
 #                         node-llama-cpp's binaries were built from (llama/gitRelease.bundle)
 # .gpu/llama-tools.tar.xz the rest of that commit's source that llama-bench, llama-completion and
 #                         llama-server need (built there against the same ggml; the anchor figures)
-# .gpu/bench/*.mjs        bench/gpu/*.ts bundled with esbuild (node-llama-cpp external)
-# .gpu/tinycoder-16m-f16.gguf, .gpu/corpus.py.xz   model (never committed) and held-out text
+# .gpu/bench/*.mjs        bench/gpu/*.ts bundled with esbuild (node-llama-cpp external; shared code in chunk-*.mjs)
+# .gpu/tinycoder-16m-f16.gguf.xz, .gpu/corpus.py.xz   model (never committed) and held-out text
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$root"
@@ -99,7 +99,11 @@ CMAKE
 fi
 
 # 4. model and held-out corpus (never committed: .gpu/ is git-ignored)
-cmp -s "$models/tinycoder-16m-f16.gguf" "$g/tinycoder-16m-f16.gguf" 2>/dev/null || cp "$models/tinycoder-16m-f16.gguf" "$g/"
+# (xz: 31.7 → 28.7 MB, what lets everything fit in the 64 MiB a call carries)
+rm -f "$g/tinycoder-16m-f16.gguf"
+if [ ! -s "$g/tinycoder-16m-f16.gguf.xz" ] || [ "$models/tinycoder-16m-f16.gguf" -nt "$g/tinycoder-16m-f16.gguf.xz" ]; then
+  xz -3 -T1 -c "$models/tinycoder-16m-f16.gguf" > "$g/tinycoder-16m-f16.gguf.xz.tmp" && mv "$g/tinycoder-16m-f16.gguf.xz.tmp" "$g/tinycoder-16m-f16.gguf.xz"
+fi
 if [ ! -s "$g/corpus.py.xz" ]; then
   npx tsx bench/corpus.ts --out "$g/corpus.py" --max-bytes "$corpusBytes" | tee "$g/corpus.txt"
   xz -6 -T1 -f "$g/corpus.py"
@@ -110,7 +114,7 @@ rm -rf "$g/smoke"  # local smoke bundles (GPU_BENCH_CPU=1) must not travel
 # 5. bench entry points (bench/memory.ts is the engine owner's endless-stream bench, run there too)
 rm -rf "$g/bench"
 npx esbuild bench/gpu/detect.ts bench/gpu/speed.ts bench/gpu/shift.ts bench/gpu/fim.ts bench/memory.ts \
-  --bundle --platform=node --format=esm --target=node20 --outbase=bench \
+  --bundle --splitting --platform=node --format=esm --target=node20 --outbase=bench \
   --external:node-llama-cpp --outdir="$g/bench" --out-extension:.js=.mjs --log-level=warning \
   --banner:js="import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);"
 

@@ -74,6 +74,9 @@ bench() {
         --bandwidth-gbs "${bw:-0}" --read-bandwidth-gbs "${rbw:-0}" --tflops "${tf:-0}" --label "Qwen2.5-Coder-1.5B shape, RANDOM weights, f16, CUDA graphs off" ;;
     speed-qwen-nofa) bench_run "$1" 240 bench/gpu/speed.mjs --model "$qwen" --text "$corpus" --context 4096 --prompt 2048 --decode 256 --reps 3 \
         --bandwidth-gbs "${bw:-0}" --read-bandwidth-gbs "${rbw:-0}" --tflops "${tf:-0}" --flash false --label "Qwen2.5-Coder-1.5B shape, RANDOM weights, f16, flash attention off" ;;
+    speed-qwen-prof) mkdir -p "$W/logs/prof" && bench_run "$1" 240 --cpu-prof --cpu-prof-dir "$W/logs/prof" --cpu-prof-interval 100 bench/gpu/speed.mjs --model "$qwen" --text "$corpus" \
+        --context 4096 --prompt 2048 --decode 256 --reps 1 --bandwidth-gbs "${bw:-0}" --read-bandwidth-gbs "${rbw:-0}" --tflops "${tf:-0}" \
+        --label "Qwen2.5-Coder-1.5B shape, RANDOM weights, f16, under node --cpu-prof (logs/prof)" ;;
     anchor-tinycoder) [ -f "$W/tools.ok" ] && bench_run "$1" 240 scripts/anchor.py --bin "$W/tbuild/bin" --model "$tiny" --text "$corpus" --label "tinycoder-16m f16" ;;
     anchor-qwen) [ -f "$W/tools.ok" ] && bench_run "$1" 300 scripts/anchor.py --bin "$W/tbuild/bin" --model "$qwen" --text "$corpus" --label "Qwen2.5-Coder-1.5B shape, RANDOM weights, f16" ;;
     fim-tinycoder) bench_run "$1" 180 bench/gpu/fim.mjs --model "$tiny" --text "$corpus" --context 4096 --max-tokens 16 --requests 80 --label "tinycoder-16m f16" ;;
@@ -108,7 +111,7 @@ pipeline() {
   tar -xJf "$C/llama-src.tar.xz" -C "$W/llama"
   mkdir -p "$W/tsrc" && tar -xJf "$C/llama-tools.tar.xz" -C "$W/tsrc" && ln -s "$W/llama/ggml" "$W/tsrc/ggml"
   xz -dc "$C/corpus.py.xz" > "$corpus"
-  cp "$C/tinycoder-16m-f16.gguf" "$tiny"
+  xz -dc "$C/tinycoder-16m-f16.gguf.xz" > "$tiny"
   cp -r "$C/bench" "$W/bench"
   log "node $(node --version), llama.cpp $(cat "$W/llama/COMMIT")"
   nvidia-smi --query-gpu=name,driver_version,memory.total,memory.used,clocks.max.sm,clocks.max.mem --format=csv > "$W/res/nvidia-smi.csv" 2>&1
@@ -121,6 +124,18 @@ pipeline() {
     touch "$W/build.ok" ) > "$W/logs/build.log" 2>&1 &
   local bpid=$!
   log "build started (pid $bpid)"
+  # llama.cpp's own llama-bench / llama-completion / llama-server, same commit, loading the same
+  # libggml-cuda.so (GGML_BACKEND_DL): the anchors (bench/gpu/anchor.py). Built beside the ggml-cuda build
+  # (not while the node benches run: a busy CPU would bend their per-token figures).
+  ( set -e
+    cmake -S "$W/tsrc" -B "$W/tbuild" -DCMAKE_BUILD_TYPE=Release -DLLAMA_CURL=OFF -DLLAMA_OPENSSL=OFF -DLLAMA_BUILD_TESTS=OFF \
+      -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_SERVER=ON -DLLAMA_BUILD_APP=OFF -DLLAMA_BUILD_TOOLS=ON -DLLAMA_BUILD_UI=OFF \
+      -DLLAMA_USE_PREBUILT_UI=OFF -DGGML_NATIVE=OFF -DGGML_BACKEND_DL=ON -DGGML_CPU_ALL_VARIANTS=OFF
+    cmake --build "$W/tbuild" --target llama-bench llama-completion llama-server ggml-cpu -j8
+    while [ ! -f "$W/build.ok" ] && kill -0 "$bpid" 2>/dev/null; do sleep 2; done
+    cp "$W/gbuild/bin/libggml-cuda.so" "$W/tbuild/bin/"
+    touch "$W/tools.ok" ) > "$W/logs/tools-build.log" 2>&1 &
+  local tpid=$!
   nvcc -O3 -arch=sm_90 -o "$W/bandwidth" "$W/scripts/bandwidth.cu" > "$W/logs/bandwidth.err" 2>&1 \
     && "$W/bandwidth" > "$W/res/bandwidth.json" 2>> "$W/logs/bandwidth.err"
   log "bandwidth: $(cat "$W/res/bandwidth.json" 2>/dev/null)"
@@ -132,20 +147,10 @@ pipeline() {
     log "ggml-cuda build FAILED:"; tail -n 30 "$W/logs/build.log"; return 1
   fi
   log "ggml-cuda built: $(stat -c %s "$cudaBins/libggml-cuda.so") bytes"
-  # llama.cpp's own llama-bench / llama-completion / llama-server, same commit, loading the same
-  # libggml-cuda.so (GGML_BACKEND_DL): the anchors (bench/gpu/anchor.py). Built while the node benches run.
-  ( set -e
-    cmake -S "$W/tsrc" -B "$W/tbuild" -DCMAKE_BUILD_TYPE=Release -DLLAMA_CURL=OFF -DLLAMA_OPENSSL=OFF -DLLAMA_BUILD_TESTS=OFF \
-      -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_SERVER=ON -DLLAMA_BUILD_APP=OFF -DLLAMA_BUILD_TOOLS=ON -DLLAMA_BUILD_UI=OFF \
-      -DLLAMA_USE_PREBUILT_UI=OFF -DGGML_NATIVE=OFF -DGGML_BACKEND_DL=ON -DGGML_CPU_ALL_VARIANTS=OFF
-    cmake --build "$W/tbuild" --target llama-bench llama-completion llama-server ggml-cpu -j12
-    cp "$cudaBins/libggml-cuda.so" "$W/tbuild/bin/"
-    touch "$W/tools.ok" ) > "$W/logs/tools-build.log" 2>&1 &
-  local tpid=$!
-  for b in ${BENCHES:-detect-auto-qwen detect-auto-tinycoder detect-vulkan detect-metal speed-tinycoder speed-qwen shift-tinycoder shift-qwen fim-qwen fim-tinycoder speed-qwen-greedy speed-qwen-nographs speed-qwen-nofa anchors endless}; do
+  wait $tpid
+  if [ -f "$W/tools.ok" ]; then log "llama.cpp tools built"; else log "llama.cpp tools build FAILED:"; tail -n 20 "$W/logs/tools-build.log"; fi
+  for b in ${BENCHES:-detect-auto-qwen detect-auto-tinycoder detect-vulkan detect-metal speed-tinycoder speed-qwen shift-tinycoder shift-qwen fim-qwen fim-tinycoder speed-qwen-greedy speed-qwen-nographs speed-qwen-nofa speed-qwen-prof anchors endless}; do
     if [ "$b" = anchors ]; then
-      wait $tpid
-      if [ -f "$W/tools.ok" ]; then log "llama.cpp tools built"; else log "llama.cpp tools build FAILED:"; tail -n 20 "$W/logs/tools-build.log"; fi
       bench anchor-tinycoder; bench anchor-qwen
       continue
     fi

@@ -81,6 +81,79 @@ async function engineRun(
   }
 }
 
+/**
+ * Where one decoded token's time goes: wraps the two native calls node-llama-cpp makes per token
+ * (`decodeBatch`, `sampleToken`; each an N-API async worker on libuv's thread pool) with timers from
+ * the call to its promise settling. The rest of the wall time per token is JavaScript (node-llama-cpp's
+ * generator, batch dispatch, the engine) plus the event loop's hops. Bench-only: it pokes `_ctx`.
+ */
+interface Split {
+  tokens: number;
+  wallMs: number;
+  decodeMs: number;
+  decodeCalls: number;
+  sampleMs: number;
+  sampleCalls: number;
+}
+
+async function splitRun(context: LlamaContext, prompt: readonly Token[], decode: number): Promise<Split> {
+  // The addon's methods are read-only properties: a Proxy in place of `_ctx` wraps them instead.
+  const holder = context as unknown as { _ctx: object };
+  const native = holder._ctx as Record<string, (...args: unknown[]) => unknown>;
+  const split: Split = { tokens: 0, wallMs: 0, decodeMs: 0, decodeCalls: 0, sampleMs: 0, sampleCalls: 0 };
+  let timing = false;
+  const timed = (name: string, add: (ms: number) => void) => (...args: unknown[]) => {
+    const t = performance.now();
+    const result = native[name]!.apply(native, args);
+    if (!timing || !(result instanceof Promise)) return result;
+    return result.finally(() => add(performance.now() - t));
+  };
+  const decodeBatch = timed("decodeBatch", (ms) => ((split.decodeMs += ms), split.decodeCalls++));
+  const sampleToken = timed("sampleToken", (ms) => ((split.sampleMs += ms), split.sampleCalls++));
+  holder._ctx = new Proxy(native, {
+    get(target, key) {
+      if (key === "decodeBatch") return decodeBatch;
+      if (key === "sampleToken") return sampleToken;
+      const value = Reflect.get(target, key, target) as unknown;
+      return typeof value === "function" ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+  const sequence = context.getSequence();
+  try {
+    await sequence.evaluateWithoutGeneratingNewTokens(prompt.slice(0, -1));
+    let count = 0;
+    let tFirst = 0;
+    for await (const _token of sequence.evaluate([prompt[prompt.length - 1]!], sampling)) {
+      if (count === 0) {
+        tFirst = performance.now();
+        timing = true; // from the first token on: the prompt's last token is not a decode step
+      }
+      if (++count >= decode) break;
+    }
+    split.wallMs = performance.now() - tFirst;
+    split.tokens = count - 1;
+  } finally {
+    timing = false;
+    await sequence.dispose();
+    holder._ctx = native;
+  }
+  return split;
+}
+
+function splitPerToken(split: Split) {
+  const per = (ms: number) => round(ms / Math.max(1, split.tokens), 4);
+  const other = split.wallMs - split.decodeMs - split.sampleMs;
+  return {
+    tokens: split.tokens,
+    wallMsPerToken: per(split.wallMs),
+    decodeMsPerToken: per(split.decodeMs),
+    sampleMsPerToken: per(split.sampleMs),
+    jsAndHopsMsPerToken: per(other),
+    decodeCalls: split.decodeCalls,
+    sampleCalls: split.sampleCalls,
+  };
+}
+
 function rates(runs: readonly Run[]) {
   return {
     promptTokensPerSecond: round(median(runs.map((r) => (r.promptTokens / r.promptMs) * 1000)), 1),
@@ -139,6 +212,9 @@ async function main(): Promise<void> {
     engine.push(e);
     lastStats = e.engineStats;
   }
+  // One more bare run with timers around the native calls (not in the medians above: the timers
+  // themselves cost a little).
+  const split = splitPerToken(await splitRun(context, prompt, decode));
   const b = rates(bare);
   const e = rates(engine);
   // Bandwidth bound of one decode step at the average cached length during decoding.
@@ -172,6 +248,7 @@ async function main(): Promise<void> {
     reps,
     bare: b,
     engine: e,
+    perTokenSplit: split,
     engineOverBare: {
       prompt: round(e.promptTokensPerSecond / b.promptTokensPerSecond, 4),
       decode: round(e.decodeTokensPerSecond / b.decodeTokensPerSecond, 4),
@@ -220,6 +297,10 @@ async function main(): Promise<void> {
         ["engine / bound", "", result.bandwidthBound.engineDecodeOverBound ?? "n/a", "", ""],
       ],
     ),
+  );
+  console.log(
+    `one bare token, split (${split.tokens} tokens): wall ${split.wallMsPerToken} ms = decodeBatch ${split.decodeMsPerToken} + sampleToken ${split.sampleMsPerToken} ` +
+      `+ JS and thread-pool hops ${split.jsAndHopsMsPerToken} (native calls timed from call to promise)`,
   );
   printJson(result, json);
 }
