@@ -33,6 +33,8 @@ p.add_argument("--ngl", default="99")
 p.add_argument("--prompt-tokens", type=int, default=2048)
 p.add_argument("--decode", type=int, default=256)
 p.add_argument("--reps", type=int, default=3)
+p.add_argument("--server-override-kv", default=None,
+               help="llama-server caps a slot at the model's training context: tinycoder (512) needs llama.context_length=int:4096")
 p.add_argument("--json", action="store_true", help="accepted for remote.sh; the last line is always JSON")
 a = p.parse_args()
 
@@ -131,7 +133,8 @@ def server(prompt):
     port = free_port()
     log = open(os.path.join(os.path.dirname(os.path.abspath(a.text)), f"logs/llama-server-{os.path.basename(a.model)}.log"), "w")
     proc = subprocess.Popen([os.path.join(a.bin, "llama-server"), "-m", a.model, "-ngl", a.ngl, "-fa", "on", "-c", "4096",
-                             "--host", "127.0.0.1", "--port", str(port), "--parallel", "1", "-t", "4", "--no-webui"],
+                             "--host", "127.0.0.1", "--port", str(port), "--parallel", "1", "-t", "4", "--no-webui"]
+                            + (["--override-kv", a.server_override_kv] if a.server_override_kv else []),
                             stdout=log, stderr=subprocess.STDOUT)
     try:
         base = f"http://127.0.0.1:{port}"

@@ -77,7 +77,12 @@ bench() {
     speed-qwen-prof) mkdir -p "$W/logs/prof" && bench_run "$1" 240 --cpu-prof --cpu-prof-dir "$W/logs/prof" --cpu-prof-interval 100 bench/gpu/speed.mjs --model "$qwen" --text "$corpus" \
         --context 4096 --prompt 2048 --decode 256 --reps 1 --bandwidth-gbs "${bw:-0}" --read-bandwidth-gbs "${rbw:-0}" --tflops "${tf:-0}" \
         --label "Qwen2.5-Coder-1.5B shape, RANDOM weights, f16, under node --cpu-prof (logs/prof)" ;;
-    anchor-tinycoder) [ -f "$W/tools.ok" ] && bench_run "$1" 240 scripts/anchor.py --bin "$W/tbuild/bin" --model "$tiny" --text "$corpus" --label "tinycoder-16m f16" ;;
+    speed-qwen-spin) bench_run "$1" 240 bench/gpu/speed.mjs --model "$qwen" --text "$corpus" --context 4096 --prompt 2048 --decode 256 --reps 3 \
+        --bandwidth-gbs "${bw:-0}" --read-bandwidth-gbs "${rbw:-0}" --tflops "${tf:-0}" --spin --label "Qwen2.5-Coder-1.5B shape, RANDOM weights, f16, event loop kept spinning" ;;
+    speed-tinycoder-spin) bench_run "$1" 180 bench/gpu/speed.mjs --model "$tiny" --text "$corpus" --context 4096 --prompt 2048 --decode 256 --reps 3 \
+        --bandwidth-gbs "${bw:-0}" --read-bandwidth-gbs "${rbw:-0}" --tflops "${tf:-0}" --spin --label "tinycoder-16m f16, event loop kept spinning" ;;
+    anchor-tinycoder) [ -f "$W/tools.ok" ] && bench_run "$1" 240 scripts/anchor.py --bin "$W/tbuild/bin" --model "$tiny" --text "$corpus" --label "tinycoder-16m f16" \
+        --server-override-kv llama.context_length=int:4096 ;;
     anchor-qwen) [ -f "$W/tools.ok" ] && bench_run "$1" 300 scripts/anchor.py --bin "$W/tbuild/bin" --model "$qwen" --text "$corpus" --label "Qwen2.5-Coder-1.5B shape, RANDOM weights, f16" ;;
     fim-tinycoder) bench_run "$1" 180 bench/gpu/fim.mjs --model "$tiny" --text "$corpus" --context 4096 --max-tokens 16 --requests 80 --label "tinycoder-16m f16" ;;
     endless)

@@ -84,28 +84,50 @@ p();
 p("### Decode vs llama.cpp itself (same commit, same libggml-cuda.so)");
 p();
 p("llama.cpp's own programs built by the pipeline from node-llama-cpp's bundled source (bench/gpu/anchor.py): `llama-bench` tg256 " +
-  "at depth 2048 (decode only), `llama-completion` generating 256 tokens after a ~2048-token prompt with the sampling of " +
-  "bench/gpu/speed.ts (temp 0.8, top-k 40, top-p 0.95, min-p 0, seed 42; median of 3), greedy, GPU sampling (`--backend-sampling`), " +
-  "and `llama-server` over HTTP (the server's timings / what a streaming client sees). Ratios: engine decode (speed bench, same " +
-  "sampling) ÷ llama-completion sampled and ÷ llama-server. Targets: engine ≥ 0.95 × llama-completion and ≥ 1.0 × llama-server " +
-  "(1.5B shape); tinycoder ≥ 0.8 × llama-completion.");
+  "at depth 2048 (decode only, no sampling); `llama-completion` generating 256 tokens after a ~2048-token prompt with the sampling of " +
+  "bench/gpu/speed.ts (temp 0.8, top-k 40, top-p 0.95, min-p 0, seed 42; median of 3): its own `eval time` (llama_decode calls " +
+  "only) and the **stream** rate, wall clock as the text comes out (decode + sampling + sync: what its user sees, the fair peer of " +
+  "the engine's per-token wall time); greedy and GPU sampling (`--backend-sampling`) stream rates; `llama-server` over HTTP (its " +
+  "timings / what a streaming client sees). Engine = StreamSink's StreamingSequence, same sampling; \"spin\" = the same with the " +
+  "event loop kept turning (`--spin`, an experiment: no epoll sleep between a native call and its promise). Ratios: engine ÷ " +
+  "llama-completion stream and ÷ llama-server. Targets (#12): engine ≥ 0.95 × llama-completion and ≥ 1.0 × llama-server (1.5B shape); " +
+  "tinycoder ≥ 0.8 × llama-completion.");
 p();
-p(head(["run", "model", "llama-bench tg256 @2048", "llama-completion sampled / greedy / GPU sampling", "llama-server (timings / client)",
-  "node-llama-cpp bare", "StreamSink engine", "engine ÷ llama-completion", "engine ÷ llama-server", "target"]));
+p(head(["run", "model", "llama-bench tg256 @2048", "llama-completion sampled: eval / stream", "greedy / GPU sampling (stream)",
+  "llama-server (timings / client)", "node-llama-cpp bare", "engine", "engine, spin", "engine ÷ llama-completion stream",
+  "engine ÷ llama-server", "target"]));
 for (const { name, r } of runs) {
-  for (const [k, speedKey, target] of [["anchor-tinycoder", "speed-tinycoder", 0.8], ["anchor-qwen", "speed-qwen", 0.95]]) {
-    const a = r[k];
-    if (!a) continue;
+  for (const [k, speedKey, target, label] of [["anchor-tinycoder", "speed-tinycoder", 0.8, "tinycoder-16m f16"], ["anchor-qwen", "speed-qwen", 0.95, "Qwen2.5-Coder-1.5B shape"]]) {
+    const a = r[k] ?? {};
     const s = r[speedKey];
+    if (!r[k] && !s) continue;
     const c = a.completion ?? {};
     const engine = s?.engine?.decodeTokensPerSecond;
-    const vsCompletion = engine / c.sampled?.decodeTokPerS;
+    const spin = r[`${speedKey}-spin`]?.engine?.decodeTokensPerSecond;
+    const vsCompletion = engine / c.sampled?.streamTokPerS;
     const vsServer = engine / a.server?.decodeTokPerS;
     const met = k === "anchor-qwen" ? vsCompletion >= target && vsServer >= 1 : vsCompletion >= target;
-    p(row([name, a.label, f(a.llamaBench?.decodeTokPerS_depth2048), `${f(c.sampled?.decodeTokPerS)} / ${f(c.greedy?.decodeTokPerS)} / ${f(c.gpuSampling?.decodeTokPerS)}`,
-      `${f(a.server?.decodeTokPerS)} / ${f(a.server?.clientStreamTokPerS)}`, f(s?.bare?.decodeTokensPerSecond), f(engine),
-      f(vsCompletion, 3), f(vsServer, 3), `${ok(met)} (≥ ${target}${k === "anchor-qwen" ? ", ≥ 1.0 server" : ""})`]));
-    if (a.errors?.length) p(`| ${name} | errors: ${a.errors.join("; ").replace(/\|/g, "/").slice(0, 300)} | | | | | | | | |`);
+    p(row([name, label, f(a.llamaBench?.decodeTokPerS_depth2048), `${f(c.sampled?.decodeTokPerS)} / ${f(c.sampled?.streamTokPerS)}`,
+      `${f(c.greedy?.streamTokPerS)} / ${f(c.gpuSampling?.streamTokPerS)}`,
+      `${f(a.server?.decodeTokPerS)} / ${f(a.server?.clientStreamTokPerS)}`, f(s?.bare?.decodeTokensPerSecond), f(engine), f(spin),
+      `${f(vsCompletion, 3)}${spin ? ` (spin ${f(spin / c.sampled?.streamTokPerS, 3)})` : ""}`,
+      `${f(vsServer, 3)}${spin ? ` (spin ${f(spin / a.server?.decodeTokPerS, 3)})` : ""}`,
+      r[k] ? `${ok(met)} (≥ ${target}${k === "anchor-qwen" ? ", ≥ 1.0 server" : ""})` : "no anchor in this run"]));
+    if (a.errors?.length) p(`| ${name} | errors: ${a.errors.join("; ").replace(/\|/g, "/").slice(0, 300)} | | | | | | | | | | |`);
+  }
+}
+p();
+p("Where one token's time goes (bench/gpu/speed.ts, one extra bare run with timers from each native call to its promise settling; " +
+  "llama.cpp's figures from the anchor's own perf counters):");
+p();
+p(head(["run", "bench", "wall ms/token", "decodeBatch", "sampleToken", "JS + thread hops", "llama-completion eval / sampling ms"]));
+for (const { name, r } of runs) {
+  for (const key of ["speed-tinycoder", "speed-tinycoder-spin", "speed-qwen", "speed-qwen-spin", "speed-qwen-greedy", "speed-qwen-prof"]) {
+    const t = r[key]?.perTokenSplit;
+    if (!t) continue;
+    const a = r[key.startsWith("speed-qwen") ? "anchor-qwen" : "anchor-tinycoder"]?.completion?.sampled;
+    p(row([name, key, f(t.wallMsPerToken, 3), f(t.decodeMsPerToken, 3), f(t.sampleMsPerToken, 3), f(t.jsAndHopsMsPerToken, 3),
+      a ? `${f(a.decodeMsPerToken, 3)} / ${f(a.samplingMsPerToken, 3)}` : "n/a"]));
   }
 }
 p();

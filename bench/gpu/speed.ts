@@ -187,6 +187,13 @@ async function main(): Promise<void> {
   const flashArg = str(args, "flash", "auto");
   const flashAttention = flashArg === "auto" ? undefined : flashArg === "true";
 
+  // --spin: keep the event loop turning (a setImmediate chain) for the whole run, so that the main
+  // thread never sleeps in epoll between a native call finishing and its promise resolving: an
+  // experiment on how much of a token's time is thread wake-up latency. Burns one core.
+  if (flag(args, "spin")) {
+    const spin = (): void => void setImmediate(spin);
+    spin();
+  }
   const llama = await gpuLlama();
   const loadStart = performance.now();
   const model = await llama.loadModel({ modelPath });
@@ -245,6 +252,7 @@ async function main(): Promise<void> {
     decodeTokensRequested: decode,
     sampling,
     cudaGraphsDisabledByEnv: process.env.GGML_CUDA_DISABLE_GRAPHS === "1",
+    spin: flag(args, "spin"),
     reps,
     bare: b,
     engine: e,
@@ -284,6 +292,7 @@ async function main(): Promise<void> {
   };
   await context.dispose();
   await model.dispose();
+  if (flag(args, "spin")) setImmediate(() => process.exit(0)); // the spinner would keep the process alive
 
   console.log(`gpu-speed — ${label} on ${result.device} (${result.backend}, ${result.gpuLayers} GPU layers), context ${result.contextSize}, prompt ${prompt.length}, decode ${decode}, ${reps} reps (median)`);
   console.log(
