@@ -9,161 +9,10 @@
 // Runs alternate (bare, engine, bare, engine, ...) on one context; medians are reported. Sampling
 // is the same for both (temperature 0.8, top-k 40, seed 42); both stop at an end-of-generation token.
 import path from "node:path";
-import type { LlamaContext, Token } from "node-llama-cpp";
 import { shiftCapabilityOfModel } from "../../server/kv/shiftCapability";
-import { StreamingSequence } from "../../server/kv/streamingSequence";
-import { corpusTokens, flag, gpuLlama, int, median, modelShape, num, parseArgs, printJson, round, str, table } from "./common";
-
-let sampling: { temperature: number; topK?: number; topP?: number; seed?: number } = { temperature: 0.8, topK: 40, topP: 0.95, seed: 42 };
-
-interface Run {
-  promptTokens: number;
-  promptMs: number;
-  decodeTokens: number;
-  /** From the first generated token to the last. */
-  decodeMs: number;
-  firstTokenMs: number;
-}
-
-async function bareRun(context: LlamaContext, prompt: readonly Token[], decode: number): Promise<Run> {
-  const sequence = context.getSequence();
-  try {
-    const body = prompt.slice(0, -1);
-    const t0 = performance.now();
-    await sequence.evaluateWithoutGeneratingNewTokens(body);
-    const promptMs = performance.now() - t0;
-    let count = 0;
-    let tFirst = 0;
-    let tLast = 0;
-    const t1 = performance.now();
-    for await (const _token of sequence.evaluate([prompt[prompt.length - 1]!], sampling)) {
-      tLast = performance.now();
-      if (count === 0) tFirst = tLast;
-      if (++count >= decode) break;
-    }
-    return { promptTokens: body.length, promptMs, decodeTokens: count, decodeMs: tLast - tFirst, firstTokenMs: tFirst - t1 };
-  } finally {
-    await sequence.dispose();
-  }
-}
-
-async function engineRun(
-  context: LlamaContext,
-  prompt: readonly Token[],
-  decode: number,
-  options: { sinks: number; capability: ReturnType<typeof shiftCapabilityOfModel> },
-): Promise<Run & { engineStats: ReturnType<StreamingSequence["stats"]> }> {
-  const engine = await StreamingSequence.create(context, { sinks: options.sinks, capability: options.capability, label: "bench:gpu-speed" });
-  try {
-    const body = prompt.slice(0, -1);
-    const t0 = performance.now();
-    await engine.ingest(body);
-    const promptMs = performance.now() - t0;
-    let count = 0;
-    let tFirst = 0;
-    let tLast = 0;
-    const t1 = performance.now();
-    for await (const _token of engine.generate({ maxTokens: decode, input: [prompt[prompt.length - 1]!], ...sampling })) {
-      tLast = performance.now();
-      if (count === 0) tFirst = tLast;
-      count++;
-    }
-    return {
-      promptTokens: body.length,
-      promptMs,
-      decodeTokens: count,
-      decodeMs: tLast - tFirst,
-      firstTokenMs: tFirst - t1,
-      engineStats: engine.stats(),
-    };
-  } finally {
-    await engine.dispose();
-  }
-}
-
-/**
- * Where one decoded token's time goes: wraps the two native calls node-llama-cpp makes per token
- * (`decodeBatch`, `sampleToken`; each an N-API async worker on libuv's thread pool) with timers from
- * the call to its promise settling. The rest of the wall time per token is JavaScript (node-llama-cpp's
- * generator, batch dispatch, the engine) plus the event loop's hops. Bench-only: it pokes `_ctx`.
- */
-interface Split {
-  tokens: number;
-  wallMs: number;
-  decodeMs: number;
-  decodeCalls: number;
-  sampleMs: number;
-  sampleCalls: number;
-}
-
-async function splitRun(context: LlamaContext, prompt: readonly Token[], decode: number): Promise<Split> {
-  // The addon's methods are read-only properties: a Proxy in place of `_ctx` wraps them instead.
-  const holder = context as unknown as { _ctx: object };
-  const native = holder._ctx as Record<string, (...args: unknown[]) => unknown>;
-  const split: Split = { tokens: 0, wallMs: 0, decodeMs: 0, decodeCalls: 0, sampleMs: 0, sampleCalls: 0 };
-  let timing = false;
-  const timed = (name: string, add: (ms: number) => void) => (...args: unknown[]) => {
-    const t = performance.now();
-    const result = native[name]!.apply(native, args);
-    if (!timing || !(result instanceof Promise)) return result;
-    return result.finally(() => add(performance.now() - t));
-  };
-  const decodeBatch = timed("decodeBatch", (ms) => ((split.decodeMs += ms), split.decodeCalls++));
-  const sampleToken = timed("sampleToken", (ms) => ((split.sampleMs += ms), split.sampleCalls++));
-  holder._ctx = new Proxy(native, {
-    get(target, key) {
-      if (key === "decodeBatch") return decodeBatch;
-      if (key === "sampleToken") return sampleToken;
-      const value = Reflect.get(target, key, target) as unknown;
-      return typeof value === "function" ? (value as (...a: unknown[]) => unknown).bind(target) : value;
-    },
-  });
-  const sequence = context.getSequence();
-  try {
-    await sequence.evaluateWithoutGeneratingNewTokens(prompt.slice(0, -1));
-    let count = 0;
-    let tFirst = 0;
-    for await (const _token of sequence.evaluate([prompt[prompt.length - 1]!], sampling)) {
-      if (count === 0) {
-        tFirst = performance.now();
-        timing = true; // from the first token on: the prompt's last token is not a decode step
-      }
-      if (++count >= decode) break;
-    }
-    split.wallMs = performance.now() - tFirst;
-    split.tokens = count - 1;
-  } finally {
-    timing = false;
-    await sequence.dispose();
-    holder._ctx = native;
-  }
-  return split;
-}
-
-function splitPerToken(split: Split) {
-  const per = (ms: number) => round(ms / Math.max(1, split.tokens), 4);
-  const other = split.wallMs - split.decodeMs - split.sampleMs;
-  return {
-    tokens: split.tokens,
-    wallMsPerToken: per(split.wallMs),
-    decodeMsPerToken: per(split.decodeMs),
-    sampleMsPerToken: per(split.sampleMs),
-    jsAndHopsMsPerToken: per(other),
-    decodeCalls: split.decodeCalls,
-    sampleCalls: split.sampleCalls,
-  };
-}
-
-function rates(runs: readonly Run[]) {
-  return {
-    promptTokensPerSecond: round(median(runs.map((r) => (r.promptTokens / r.promptMs) * 1000)), 1),
-    decodeTokensPerSecond: round(median(runs.map((r) => ((r.decodeTokens - 1) / r.decodeMs) * 1000)), 1),
-    decodeMsPerToken: round(median(runs.map((r) => r.decodeMs / (r.decodeTokens - 1))), 4),
-    firstTokenMs: round(median(runs.map((r) => r.firstTokenMs)), 3),
-    decodeTokens: runs.map((r) => r.decodeTokens),
-    promptTokens: runs[0]?.promptTokens ?? 0,
-  };
-}
+import type { StreamingSequence } from "../../server/kv/streamingSequence";
+import { corpusTokens, flag, gpuLlama, int, modelShape, num, parseArgs, printJson, round, str, table } from "./common";
+import { bareRun, defaultSampling, engineRun, rates, splitPerToken, splitRun, type Run, type Sampling } from "./speedRuns";
 
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
@@ -182,7 +31,7 @@ async function main(): Promise<void> {
   const json = flag(args, "json");
   // --temperature 0: greedy (no top-k/top-p) to see the sampler's share of a decode step.
   const temperature = num(args, "temperature", 0.8);
-  if (temperature === 0) sampling = { temperature: 0 };
+  const sampling: Sampling = temperature === 0 ? { temperature: 0 } : defaultSampling;
   // --flash true|false|auto (default: node-llama-cpp's default, "auto").
   const flashArg = str(args, "flash", "auto");
   const flashAttention = flashArg === "auto" ? undefined : flashArg === "true";
@@ -207,21 +56,21 @@ async function main(): Promise<void> {
   if (prompt.length + decode >= context.contextSize) throw new Error("--prompt + --decode must fit in the context.");
 
   // Warm-up (CUDA graphs, kernels, allocations) on both paths, not counted.
-  await bareRun(context, prompt.slice(0, 64), 8);
-  await engineRun(context, prompt.slice(0, 64), 8, { sinks, capability });
+  await bareRun(context, prompt.slice(0, 64), 8, sampling);
+  await engineRun(context, prompt.slice(0, 64), 8, { sinks, capability }, sampling);
 
   const bare: Run[] = [];
   const engine: Run[] = [];
   let lastStats: ReturnType<StreamingSequence["stats"]> | undefined;
   for (let r = 0; r < reps; r++) {
-    bare.push(await bareRun(context, prompt, decode));
-    const e = await engineRun(context, prompt, decode, { sinks, capability });
+    bare.push(await bareRun(context, prompt, decode, sampling));
+    const e = await engineRun(context, prompt, decode, { sinks, capability }, sampling);
     engine.push(e);
     lastStats = e.engineStats;
   }
   // One more bare run with timers around the native calls (not in the medians above: the timers
   // themselves cost a little).
-  const split = splitPerToken(await splitRun(context, prompt, decode));
+  const split = splitPerToken(await splitRun(context, prompt, decode, sampling));
   const b = rates(bare);
   const e = rates(engine);
   // Bandwidth bound of one decode step at the average cached length during decoding.
