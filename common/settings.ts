@@ -24,7 +24,10 @@ export interface Settings {
     /** Tokens evicted per shift; 0 = automatic (enough to make room plus a margin). */
     shiftSize: number;
   };
-  /** CPU threads for evaluation; "auto" = the machine's physical cores. Always passed explicitly. */
+  /**
+   * CPU threads for evaluation; "auto" = physical cores − 1 (≥ 1, ≤ logical cores), explicit values
+   * capped at the logical cores (server/threads.ts). Always passed explicitly.
+   */
   threads: "auto" | number;
   logLevel: LogLevel;
   completions: CompletionSettings;

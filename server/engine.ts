@@ -1,6 +1,7 @@
 // The engine owns llama.cpp for the whole server process: the Llama instance (backend), the model,
 // and every context created from it, with a strict lifecycle — on reload or shutdown everything is
 // disposed in order (features first, then contexts, then the model), never left to the GC.
+import { availableParallelism } from "node:os";
 import type { Llama, LlamaContext, LlamaModel } from "node-llama-cpp";
 import type { ServerStatus } from "../common/protocol";
 import type { Backend, Settings } from "../common/settings";
@@ -9,6 +10,7 @@ import { errorMessage, type Logger } from "./log";
 import { checkModelFile, ModelFileError, modelDisplayName } from "./modelFile";
 import { memoryGuard } from "./memoryGuard";
 import { SerialQueue } from "./serialQueue";
+import { resolveThreads } from "./threads";
 
 export class ModelNotReadyError extends Error {
   constructor(message: string) {
@@ -147,8 +149,9 @@ export class Engine {
   }
 
   private resolveThreads(settings: Settings, llama: Llama): number {
-    if (settings.threads !== "auto") return settings.threads;
-    return Math.max(1, llama.cpuMathCores);
+    const choice = resolveThreads(settings.threads, { physical: llama.cpuMathCores, logical: availableParallelism() });
+    if (choice.notice) this.log.warn(choice.notice);
+    return choice.threads;
   }
 
   private async getLlamaFor(llamaCpp: LlamaCpp, backend: Backend): Promise<Llama> {
