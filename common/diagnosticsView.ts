@@ -175,7 +175,11 @@ export function buildView(snapshot: DiagnosticsSnapshot, history: readonly Chart
       label: "GPU layers",
       value: proc.gpuLayers === undefined ? "—" : `${proc.gpuLayers} of ${proc.totalLayers ?? "?"}`,
     },
-    { label: "Threads", value: proc.threads === undefined ? "—" : String(proc.threads) },
+    {
+      label: "Threads",
+      value: proc.threads === undefined ? "—" : String(proc.threads),
+      title: "streamsink.threads: \"auto\" = physical cores − 1 (at least 1), leaving the editor a core; a number is capped at the logical cores.",
+    },
     {
       label: "KV cache",
       value: proc.kvCache
