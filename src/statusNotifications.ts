@@ -1,6 +1,7 @@
 // Notifications for the server status (decisions in common/statusNotices.ts). An error notification
 // stays while the error lasts and closes by itself once it is fixed: VS Code cannot close a
-// showErrorMessage toast, so it is a progress notification that ends when the status changes.
+// showErrorMessage toast, so it is a progress notification ("StreamSink error: …", a full bar, the
+// command links in its text) that ends when the status changes.
 import * as vscode from "vscode";
 import type { ServerStatus } from "../common/protocol";
 import { planNotices } from "../common/statusNotices";
@@ -39,7 +40,7 @@ export class StatusNotifications implements vscode.Disposable {
     const entry = { key, close };
     this.openError = entry;
     void vscode.window.withProgress(
-      { location: vscode.ProgressLocation.Notification, title: "StreamSink", cancellable: true },
+      { location: vscode.ProgressLocation.Notification, title: "StreamSink error", cancellable: true },
       (progress, token) => {
         // A full bar: the notification reports a state, not work in progress.
         progress.report({ message: text, increment: 100 });
