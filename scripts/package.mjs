@@ -28,6 +28,7 @@ import fs from "node:fs";
 import { builtinModules } from "node:module";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { zipEntries } from "./zipEntries.mjs";
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 // One stage per run (several people may package in the same checkout at once); removed afterwards.
@@ -254,32 +255,6 @@ function humanSize(bytes) {
   return bytes > 1 << 20 ? `${(bytes / (1 << 20)).toFixed(1)} MB` : `${(bytes / 1024).toFixed(1)} kB`;
 }
 
-/** Central-directory listing of a zip (the .vsix), without extra dependencies. */
-function zipEntries(file) {
-  const buf = fs.readFileSync(file);
-  let eocd = -1;
-  for (let i = buf.length - 22; i >= Math.max(0, buf.length - 65557); i--) {
-    if (buf.readUInt32LE(i) === 0x06054b50) {
-      eocd = i;
-      break;
-    }
-  }
-  if (eocd < 0) fail(`${file} is not a zip file`);
-  const count = buf.readUInt16LE(eocd + 10);
-  let off = buf.readUInt32LE(eocd + 16);
-  const entries = [];
-  for (let i = 0; i < count; i++) {
-    if (buf.readUInt32LE(off) !== 0x02014b50) fail(`${file}: corrupt central directory`);
-    const size = buf.readUInt32LE(off + 24);
-    const nameLen = buf.readUInt16LE(off + 28);
-    const extraLen = buf.readUInt16LE(off + 30);
-    const commentLen = buf.readUInt16LE(off + 32);
-    entries.push({ name: buf.toString("utf8", off + 46, off + 46 + nameLen), size });
-    off += 46 + nameLen + extraLen + commentLen;
-  }
-  return entries;
-}
-
 async function main() {
   const opts = parseArgs(process.argv.slice(2));
   const t0 = Date.now();
@@ -359,7 +334,12 @@ async function main() {
   log(`vsce package: ${seconds(packing)}`);
 
   // Verify the result from the zip itself.
-  const entries = zipEntries(out);
+  let entries;
+  try {
+    entries = zipEntries(out);
+  } catch (error) {
+    fail(error instanceof Error ? error.message : String(error));
+  }
   const names = new Set(entries.map((e) => e.name));
   const must = ["extension/package.json", "extension/dist/extension.js", "extension/dist/server.js"];
   for (const [dir] of closure) must.push(`extension/${path.relative(repoRoot, dir).split(path.sep).join("/")}/package.json`);
