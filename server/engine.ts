@@ -9,6 +9,7 @@ import { loadLlamaCpp, type LlamaCpp } from "./llamaRuntime";
 import { errorMessage, type Logger } from "./log";
 import { contextNeedsReload, nextContextSize, resolveContextSettings, type ResolvedSettings } from "./contextSize";
 import { checkModelFile, ModelFileError, modelDisplayName } from "./modelFile";
+import { contextWarning } from "./memoryBudget";
 import { memoryGuard } from "./memoryGuard";
 import { SerialQueue } from "./serialQueue";
 import { resolveThreads } from "./threads";
@@ -111,6 +112,10 @@ export class Engine {
           await this.notifyUnloading();
           const size = nextContextSize(next.context.size, this.loaded.settings.context.size);
           this.loaded = { ...this.loaded, settings: this.resolvedSettings(next, size), threads: this.resolveThreads(next, this.loaded.llama) };
+          // The warning about a context past the trained one follows the new size.
+          const warning = contextWarning(size, this.loaded.model.trainContextSize);
+          if (warning && warning !== this.status.warning) this.log.warn(warning);
+          if (this.status.state === "ready" && warning !== this.status.warning) this.setStatus({ ...this.status, warning });
           this.notifyReady(this.loaded);
         }
         return;

@@ -190,6 +190,15 @@ export function autoContextSize(trainContextSize: number | undefined): number {
   return Math.max(256, Math.floor(trainContextSize / 256) * 256);
 }
 
+/** What a context larger than the trained one costs, and what to do; undefined when it is not larger. */
+export function contextWarning(contextSize: number, trainContextSize: number | undefined): string | undefined {
+  if (trainContextSize === undefined || !(trainContextSize > 0) || contextSize <= trainContextSize) return undefined;
+  return (
+    `n_ctx ${contextSize} > trained ${trainContextSize}: answers degrade past the length the model was trained on; ` +
+    `StreamingLLM keeps quality with a window of the training length. Set streamsink.context.size to "auto" (${autoContextSize(trainContextSize)}) unless you need the longer window.`
+  );
+}
+
 /**
  * The memory plan for `streamsink.context.size` as set: "auto" = the trained context, lowered to
  * the largest size that fits when memory does not allow it; an explicit size is planned as is and,
@@ -204,11 +213,7 @@ export function planContext(
   if (requested !== "auto") {
     const report = { ...planMemory({ ...budget, contextSize: requested }), ...context };
     report.contextNote = `streamsink.context.size = ${requested}`;
-    if (trained !== undefined && report.contextSize > trained) {
-      report.contextWarning =
-        `n_ctx ${report.contextSize} > trained ${trained}: answers degrade past the length the model was trained on; ` +
-        `StreamingLLM keeps quality with a window of the training length. Set streamsink.context.size to "auto" (${autoContextSize(trained)}) unless you need the longer window.`;
-    }
+    report.contextWarning = contextWarning(report.contextSize, trained);
     return report;
   }
   const wanted = Math.min(autoContextSize(trained), budget.maxContextSize ?? Number.MAX_SAFE_INTEGER);

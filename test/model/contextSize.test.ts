@@ -57,4 +57,11 @@ describe("context size auto on tinycoder (trained context 512)", () => {
     assert.equal(budget?.requestedContextSize, 1024);
     assert.match(budget?.contextWarning ?? "", /n_ctx 1024 > trained 512/);
   });
+
+  it("going back to the trained size (contexts recreated, no reload) clears the warning", async () => {
+    await server.configure(testSettings({ path: models.tinycoderQ8, context: { size: 512 } }));
+    const status = await server.waitForStatus((s) => s.state === "ready" && s.warning === undefined, 30_000);
+    assert.equal(status.state, "ready");
+    assert.ok(!server.statuses.some((s) => s.state === "loading"), "the model was not reloaded");
+  });
 });
