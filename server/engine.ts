@@ -112,10 +112,7 @@ export class Engine {
           await this.notifyUnloading();
           const size = nextContextSize(next.context.size, this.loaded.settings.context.size);
           this.loaded = { ...this.loaded, settings: this.resolvedSettings(next, size), threads: this.resolveThreads(next, this.loaded.llama) };
-          // The warning about a context past the trained one follows the new size.
-          const warning = contextWarning(size, this.loaded.model.trainContextSize);
-          if (warning && warning !== this.status.warning) this.log.warn(warning);
-          if (this.status.state === "ready" && warning !== this.status.warning) this.setStatus({ ...this.status, warning });
+          this.updateContextWarning(size, this.loaded.model.trainContextSize);
           this.notifyReady(this.loaded);
         }
         return;
@@ -154,6 +151,14 @@ export class Engine {
   private setStatus(status: ServerStatus): void {
     this.status = status;
     this.publishStatus(status);
+  }
+
+  /** The warning about a context past the trained one follows a context-only change. */
+  private updateContextWarning(size: number, trainContextSize: number | undefined): void {
+    const warning = contextWarning(size, trainContextSize);
+    if (warning === this.status.warning) return;
+    if (warning) this.log.warn(warning);
+    if (this.status.state === "ready") this.setStatus({ ...this.status, warning });
   }
 
   private resolvedSettings(settings: Settings, contextSize: number): ResolvedSettings {
