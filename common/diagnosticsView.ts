@@ -85,10 +85,18 @@ export function visibleTokenText(text: string): string {
 }
 
 /** The status bar's KV fill: the chat sequence first, else the first one; e.g. "512/2048 · 4 sinks". */
+/** Short names of the sequences in the status bar. */
+const statusLabels: Readonly<Record<string, string>> = { chat: "chat", completion: "compl" };
+
+/**
+ * The status bar's KV fill: every sequence, chat first, each named ("chat 253/256 · compl 120/512"),
+ * so it never depends on which one ran last. Undefined without sequences.
+ */
 export function statusFillText(fills: readonly KvFill[]): string | undefined {
-  const fill = fills.find((entry) => entry.label === "chat") ?? fills[0];
-  if (!fill) return undefined;
-  return `${fill.kvCells}/${fill.contextSize} · ${fill.sinks} sink${fill.sinks === 1 ? "" : "s"}`;
+  if (fills.length === 0) return undefined;
+  const rank = (label: string) => (label === "chat" ? 0 : label === "completion" ? 1 : 2);
+  const ordered = [...fills].sort((a, b) => rank(a.label) - rank(b.label) || a.label.localeCompare(b.label));
+  return ordered.map((fill) => `${statusLabels[fill.label] ?? fill.label} ${fill.kvCells}/${fill.contextSize}`).join(" · ");
 }
 
 /** One line per sequence, for the status bar tooltip. */
@@ -155,6 +163,7 @@ export function buildView(snapshot: DiagnosticsSnapshot, history: readonly Chart
   const notices: string[] = [];
   if (proc.notice) notices.push(proc.notice);
   if (proc.budget?.message) notices.push(proc.budget.message);
+  if (proc.budget?.contextWarning) notices.push(proc.budget.contextWarning);
   if (status.state === "error" || status.state === "noModel") notices.push(status.message);
 
   const processRows: Row[] = [
@@ -166,7 +175,11 @@ export function buildView(snapshot: DiagnosticsSnapshot, history: readonly Chart
       label: "GPU layers",
       value: proc.gpuLayers === undefined ? "—" : `${proc.gpuLayers} of ${proc.totalLayers ?? "?"}`,
     },
-    { label: "Threads", value: proc.threads === undefined ? "—" : String(proc.threads) },
+    {
+      label: "Threads",
+      value: proc.threads === undefined ? "—" : String(proc.threads),
+      title: "streamsink.threads: \"auto\" = physical cores − 1 (at least 1), leaving the editor a core; a number is capped at the logical cores.",
+    },
     {
       label: "KV cache",
       value: proc.kvCache
@@ -187,9 +200,14 @@ export function buildView(snapshot: DiagnosticsSnapshot, history: readonly Chart
   if (budget) {
     memory.push(
       {
-        label: "Never exceeds",
-        value: formatBytes(budget.neverExceedsBytes),
-        title: "Model + every context's KV cache and compute buffers, fixed however long a session runs.",
+        label: "Model + KV caches never exceed",
+        value: `${formatBytes(budget.neverExceedsBytes)} (weights + ${budget.contexts} KV caches + compute buffers; Node.js and its heap come on top, see Server RSS)`,
+        title: "The memory guarantee: llama.cpp's model weights, every context's KV cache and compute buffers, fixed however long a session runs. The server process's RSS also holds the Node.js runtime and the JavaScript heap.",
+      },
+      {
+        label: "Context size",
+        value: `${formatCount(budget.contextSize)} tokens${budget.contextNote ? ` (${budget.contextNote})` : ""}`,
+        title: "streamsink.context.size as resolved by the server: \"auto\" is the model's trained context, bounded by memory.",
       },
       {
         label: "KV per context",

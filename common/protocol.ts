@@ -21,6 +21,8 @@ export interface ServerStatus {
   deviceNames?: string[];
   /** Model loading progress 0..1 while state is "loading". */
   progress?: number;
+  /** While ready: something about the loaded configuration the user should know (shown once). */
+  warning?: string;
 }
 
 /** Sent by the server whenever its state changes (loading, ready, error). */
@@ -117,6 +119,14 @@ export interface MemoryBudgetReport {
   suggestedContextSize?: number;
   /** Why it does not fit / a warning when it is close, for the user. */
   message?: string;
+  /** streamsink.context.size as set ("auto" or a number); `contextSize` is what it resolved to. */
+  requestedContextSize?: "auto" | number;
+  /** The context the model was trained with (GGUF `<arch>.context_length`), when the file says. */
+  trainContextSize?: number;
+  /** How the context size was chosen, e.g. "auto: the trained context (512)". */
+  contextNote?: string;
+  /** A context larger than the trained one: what that costs and what to do (warned once per load). */
+  contextWarning?: string;
 }
 
 export interface ModelDiagnostics {

@@ -17,14 +17,21 @@ export interface Settings {
     gpuLayers: "auto" | number;
   };
   context: {
-    /** Requested KV cache size in tokens (the real size is rounded up by llama.cpp). */
-    size: number;
+    /**
+     * Requested KV cache size in tokens (the real size is rounded up by llama.cpp). "auto" = the
+     * model's training context, bounded by the memory guarantee: resolved by the server, which
+     * knows the model (server/memoryGuard.ts), and reported in diagnostics.
+     */
+    size: "auto" | number;
     /** Attention-sink tokens kept forever at the start of every sequence. */
     sinkTokens: number;
     /** Tokens evicted per shift; 0 = automatic (enough to make room plus a margin). */
     shiftSize: number;
   };
-  /** CPU threads for evaluation; "auto" = the machine's physical cores. Always passed explicitly. */
+  /**
+   * CPU threads for evaluation; "auto" = physical cores − 1 (≥ 1, ≤ logical cores), explicit values
+   * capped at the logical cores (server/threads.ts). Always passed explicitly.
+   */
   threads: "auto" | number;
   logLevel: LogLevel;
   completions: CompletionSettings;
@@ -46,7 +53,7 @@ export interface CompletionSettings {
 
 export const defaultSettings: Settings = {
   model: { path: "", backend: "auto", gpuLayers: "auto" },
-  context: { size: 4096, sinkTokens: 4, shiftSize: 0 },
+  context: { size: "auto", sinkTokens: 4, shiftSize: 0 },
   threads: "auto",
   logLevel: "info",
   completions: { enable: true, languages: { "*": true }, maxTokens: 48, maxLines: 8, debounceMs: 50 },
@@ -190,51 +197,33 @@ export function sanitizeSettings(
 ): SanitizedSettings {
   const problems: SettingProblem[] = [];
   const modelPath = text(get("model.path"), "model.path", problems);
-  const contextSize = integerIn(
-    get("context.size"),
-    "context.size",
-    defaultSettings.context.size,
-    limits.contextSize,
-    problems,
-  );
-  let sinkTokens = integerIn(
+  const contextSize = autoOrInteger(get("context.size"), "context.size", limits.contextSize, problems);
+  const sinkTokens = integerIn(
     get("context.sinkTokens"),
     "context.sinkTokens",
     defaultSettings.context.sinkTokens,
     limits.sinkTokens,
     problems,
   );
-  // Sinks must leave room for a window: at most half of the cache.
-  const maxSinks = Math.floor(contextSize / 2);
-  if (sinkTokens > maxSinks) {
-    problems.push({
-      key: "context.sinkTokens",
-      message: `streamsink.context.sinkTokens = ${sinkTokens} leaves no room for a window in a ${contextSize}-token context; using ${maxSinks}.`,
-    });
-    sinkTokens = maxSinks;
-  }
-  let shiftSize = integerIn(
+  const shiftSize = integerIn(
     get("context.shiftSize"),
     "context.shiftSize",
     defaultSettings.context.shiftSize,
     limits.shiftSize,
     problems,
   );
-  const maxShift = contextSize - sinkTokens - 1;
-  if (shiftSize > maxShift) {
-    problems.push({
-      key: "context.shiftSize",
-      message: `streamsink.context.shiftSize = ${shiftSize} is larger than the window (${maxShift}); using ${maxShift}.`,
-    });
-    shiftSize = maxShift;
-  }
+  // With "auto" the size is only known on the server, which fits sinks and shifts to it then.
+  const fitted =
+    contextSize === "auto"
+      ? { size: contextSize, sinkTokens, shiftSize }
+      : fitToContextSize({ size: contextSize, sinkTokens, shiftSize }, problems);
   const settings: Settings = {
     model: {
       path: modelPath === "" ? "" : expandPath(modelPath),
       backend: oneOf(get("model.backend"), "model.backend", backends, defaultSettings.model.backend, problems),
       gpuLayers: autoOrInteger(get("model.gpuLayers"), "model.gpuLayers", limits.gpuLayers, problems),
     },
-    context: { size: contextSize, sinkTokens, shiftSize },
+    context: fitted,
     threads: autoOrInteger(get("threads"), "threads", limits.threads, problems),
     logLevel: oneOf(get("logLevel"), "logLevel", logLevels, defaultSettings.logLevel, problems),
     completions: {
@@ -264,6 +253,35 @@ export function sanitizeSettings(
     },
   };
   return { settings, problems };
+}
+
+/**
+ * Fits sinks and shift size to a known context size: sinks must leave room for a window (at most
+ * half of the cache), a shift at most the window. Every value it lowers is listed in `problems`.
+ */
+export function fitToContextSize(
+  context: { size: number; sinkTokens: number; shiftSize: number },
+  problems: SettingProblem[],
+): { size: number; sinkTokens: number; shiftSize: number } {
+  const { size } = context;
+  let { sinkTokens, shiftSize } = context;
+  const maxSinks = Math.floor(size / 2);
+  if (sinkTokens > maxSinks) {
+    problems.push({
+      key: "context.sinkTokens",
+      message: `streamsink.context.sinkTokens = ${sinkTokens} leaves no room for a window in a ${size}-token context; using ${maxSinks}.`,
+    });
+    sinkTokens = maxSinks;
+  }
+  const maxShift = size - sinkTokens - 1;
+  if (shiftSize > maxShift) {
+    problems.push({
+      key: "context.shiftSize",
+      message: `streamsink.context.shiftSize = ${shiftSize} is larger than the window (${maxShift}); using ${maxShift}.`,
+    });
+    shiftSize = maxShift;
+  }
+  return { size, sinkTokens, shiftSize };
 }
 
 /**

@@ -3,6 +3,12 @@
 // (`code --install-extension <file>`).
 //
 //   node scripts/package.mjs [--gpu vulkan|cuda|none|all[,…]] [--out file.vsix] [--no-build] [--production]
+//                            [--log file] [--verbose]
+//
+// The console gets one line per step with its duration; the build's and vsce's own output (esbuild's
+// size table, vsce's file tree and its "you should bundle" advice, which is about node-llama-cpp's
+// files: they load at run time next to its native addon and cannot be bundled) goes to the log file
+// (default .cache/package/package.log, path printed; npm start passes its own). --verbose prints it all instead.
 //
 // What goes in: the files that .vscodeignore (an allowlist) re-includes (dist/, media/, README, …),
 // plus node-llama-cpp — the only module the bundles load at run time — with its runtime dependency
@@ -22,6 +28,7 @@ import fs from "node:fs";
 import { builtinModules } from "node:module";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { zipEntries } from "./zipEntries.mjs";
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 // One stage per run (several people may package in the same checkout at once); removed afterwards.
@@ -42,18 +49,38 @@ const GPU_VARIANTS = {
   "win-x64": { vulkan: ["vulkan"], cuda: ["cuda", "cuda-ext"] },
 };
 
+/** Where the build's and vsce's output go (set from --log; undefined with --verbose). */
+let logFile;
+
+function appendLog(text) {
+  if (logFile) fs.appendFileSync(logFile, text.endsWith("\n") ? text : `${text}\n`);
+}
+
 function log(msg) {
   process.stdout.write(`[package] ${msg}\n`);
+  appendLog(`[package] ${msg}`);
+}
+
+/** Details for the log file only. */
+function detail(msg) {
+  if (logFile) appendLog(`[package] ${msg}`);
+  else process.stdout.write(`[package] ${msg}\n`);
 }
 
 function fail(msg) {
   fs.rmSync(stageRoot, { recursive: true, force: true });
   process.stderr.write(`[package] ERROR: ${msg}\n`);
+  appendLog(`[package] ERROR: ${msg}`);
+  if (logFile) process.stderr.write(`[package] details: ${path.relative(process.cwd(), logFile) || logFile}\n`);
   process.exit(1);
 }
 
+function seconds(since) {
+  return `${((Date.now() - since) / 1000).toFixed(1)} s`;
+}
+
 function parseArgs(argv) {
-  const opts = { gpu: ["vulkan"], out: undefined, build: true, production: false };
+  const opts = { gpu: ["vulkan"], out: undefined, build: true, production: false, log: undefined, verbose: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const value = () => {
@@ -66,9 +93,11 @@ function parseArgs(argv) {
       for (const g of opts.gpu) if (!["vulkan", "cuda", "none", "all"].includes(g)) fail(`unknown --gpu value "${g}" (vulkan, cuda, none, all)`);
     } else if (a === "--out" || a.startsWith("--out=")) opts.out = path.resolve(value());
     else if (a === "--no-build") opts.build = false;
+    else if (a === "--log" || a.startsWith("--log=")) opts.log = path.resolve(value());
+    else if (a === "--verbose") opts.verbose = true;
     else if (a === "--production") opts.production = true;
     else if (a === "--help" || a === "-h") {
-      process.stdout.write(fs.readFileSync(fileURLToPath(import.meta.url), "utf8").split("\n").slice(1, 18).map((l) => l.replace(/^\/\/ ?/, "")).join("\n") + "\n");
+      process.stdout.write(fs.readFileSync(fileURLToPath(import.meta.url), "utf8").split("\n").slice(1, 25).map((l) => l.replace(/^\/\/ ?/, "")).join("\n") + "\n");
       process.exit(0);
     } else fail(`unknown argument ${a}`);
   }
@@ -101,11 +130,23 @@ function selectBinaryPackages(gpu) {
   return [...selected].map((s) => `@node-llama-cpp/${s}`);
 }
 
+/** Runs a command; its output goes to the log file (or the console with --verbose). */
 function run(cmd, args, opts = {}) {
-  log(`$ ${cmd} ${args.join(" ")}`);
-  const r = spawnSync(cmd, args, { stdio: "inherit", cwd: repoRoot, ...opts });
+  detail(`$ ${cmd} ${args.join(" ")}`);
+  const r = spawnSync(cmd, args, {
+    cwd: repoRoot,
+    ...opts,
+    stdio: logFile ? ["ignore", "pipe", "pipe"] : "inherit",
+    encoding: "utf8",
+    maxBuffer: 256 * 1024 * 1024,
+  });
+  const output = `${r.stdout ?? ""}${r.stderr ?? ""}`;
+  appendLog(output);
   if (r.error) fail(`${cmd} could not start: ${r.error.message}`);
-  if (r.status !== 0) fail(`${cmd} ${args.join(" ")} exited with ${r.status}`);
+  if (r.status !== 0) {
+    if (logFile) process.stderr.write(output.split("\n").slice(-40).join("\n") + "\n");
+    fail(`${cmd} ${args.join(" ")} exited with ${r.status}`);
+  }
 }
 
 /** Bare module specifiers that the bundles load at run time (everything esbuild left external). */
@@ -214,50 +255,37 @@ function humanSize(bytes) {
   return bytes > 1 << 20 ? `${(bytes / (1 << 20)).toFixed(1)} MB` : `${(bytes / 1024).toFixed(1)} kB`;
 }
 
-/** Central-directory listing of a zip (the .vsix), without extra dependencies. */
-function zipEntries(file) {
-  const buf = fs.readFileSync(file);
-  let eocd = -1;
-  for (let i = buf.length - 22; i >= Math.max(0, buf.length - 65557); i--) {
-    if (buf.readUInt32LE(i) === 0x06054b50) {
-      eocd = i;
-      break;
-    }
-  }
-  if (eocd < 0) fail(`${file} is not a zip file`);
-  const count = buf.readUInt16LE(eocd + 10);
-  let off = buf.readUInt32LE(eocd + 16);
-  const entries = [];
-  for (let i = 0; i < count; i++) {
-    if (buf.readUInt32LE(off) !== 0x02014b50) fail(`${file}: corrupt central directory`);
-    const size = buf.readUInt32LE(off + 24);
-    const nameLen = buf.readUInt16LE(off + 28);
-    const extraLen = buf.readUInt16LE(off + 30);
-    const commentLen = buf.readUInt16LE(off + 32);
-    entries.push({ name: buf.toString("utf8", off + 46, off + 46 + nameLen), size });
-    off += 46 + nameLen + extraLen + commentLen;
-  }
-  return entries;
-}
-
 async function main() {
   const opts = parseArgs(process.argv.slice(2));
   const t0 = Date.now();
+  if (!opts.verbose) {
+    // The default log is this run's alone; a log given with --log (npm start's) is appended to.
+    logFile = opts.log ?? path.join(repoRoot, ".cache", "package", "package.log");
+    fs.mkdirSync(path.dirname(logFile), { recursive: true });
+    const header = `npm run package ${process.argv.slice(2).join(" ")} — ${new Date().toISOString()}\n`;
+    if (opts.log) fs.appendFileSync(logFile, header);
+    else fs.writeFileSync(logFile, header);
+  }
   const manifest = readJson(path.join(repoRoot, "package.json"));
   const { vsTarget } = platformInfo();
 
-  if (opts.build) run("npm", ["run", "build", ...(opts.production ? ["--", "--production"] : [])]);
+  if (opts.build) {
+    const started = Date.now();
+    run("npm", ["run", "build", ...(opts.production ? ["--", "--production"] : [])]);
+    log(`build: ${seconds(started)} (${bundleSizes()})`);
+  }
   for (const f of ["dist/extension.js", "dist/server.js"]) {
     if (!fs.existsSync(path.join(repoRoot, f))) fail(`${f} is missing: the build did not produce it`);
   }
+  const staging = Date.now();
 
   const externals = runtimeExternals();
-  log(`run-time externals of dist/*.js: ${externals.join(", ") || "(none)"}`);
+  detail(`run-time externals of dist/*.js: ${externals.join(", ") || "(none)"}`);
   const binaryPackages = selectBinaryPackages(opts.gpu);
-  log(`binaries for ${vsTarget}: ${binaryPackages.join(", ")}`);
+  detail(`binaries for ${vsTarget}: ${binaryPackages.join(", ")}`);
   const closure = dependencyClosure(externals, binaryPackages);
   checkBinaries(binaryPackages, closure);
-  log(`node_modules closure: ${closure.size} packages`);
+  detail(`node_modules closure: ${closure.size} packages`);
 
   // Stage: the allowlisted extension files (vsce's own .vscodeignore semantics) + the closure.
   const { listFiles, PackageManager } = await import("@vscode/vsce");
@@ -287,20 +315,31 @@ async function main() {
   fs.writeFileSync(path.join(stageDir, "package.json"), JSON.stringify(staged, null, 2) + "\n");
   // In the stage everything is wanted; vsce's default ignores (.git, *.vsix, …) still apply.
   fs.writeFileSync(path.join(stageDir, ".vscodeignore"), "# generated by scripts/package.mjs\n");
-  log(`staged ${topFiles.length} extension files and ${stagedModules} node_modules files in ${path.relative(repoRoot, stageDir)}`);
+  log(
+    `staged ${topFiles.length} extension files + ${stagedModules} files of ${closure.size} run-time packages ` +
+      `(${externals.join(", ")}; binaries ${binaryPackages.map((name) => name.replace("@node-llama-cpp/", "")).join(", ")}): ${seconds(staging)}`,
+  );
 
   const out = opts.out ?? path.join(repoRoot, `${manifest.name}-${manifest.version}-${vsTarget}.vsix`);
   const vsceArgs = ["package", "--target", vsTarget, "--out", out, "--dependencies", "--no-yarn"];
   // Without a repository URL vsce cannot rewrite README's relative links: keep them as they are.
   if (!manifest.repository) vsceArgs.push("--allow-missing-repository", "--no-rewrite-relative-links");
   if (!fs.readdirSync(repoRoot).some((f) => /^licen[sc]e/i.test(f))) vsceArgs.push("--skip-license");
-  run(process.execPath, [path.join(repoRoot, "node_modules", "@vscode", "vsce", "vsce"), ...vsceArgs], {
-    cwd: stageDir,
-    stdio: ["ignore", "inherit", "inherit"],
-  });
+  const packing = Date.now();
+  // vsce has no flag for its file tree nor for its advice to bundle (1,500 files, 875 of them
+  // JavaScript): both go to the log file. That JavaScript is node-llama-cpp's, loaded at run time
+  // beside its native addon; our own code is bundled into dist/.
+  appendLog("[package] note: vsce's \"you should bundle\" advice below concerns node-llama-cpp's files, which cannot be bundled (ESM loaded at run time with its native addon); dist/ is already bundled.");
+  run(process.execPath, [path.join(repoRoot, "node_modules", "@vscode", "vsce", "vsce"), ...vsceArgs], { cwd: stageDir });
+  log(`vsce package: ${seconds(packing)}`);
 
   // Verify the result from the zip itself.
-  const entries = zipEntries(out);
+  let entries;
+  try {
+    entries = zipEntries(out);
+  } catch (error) {
+    fail(error instanceof Error ? error.message : String(error));
+  }
   const names = new Set(entries.map((e) => e.name));
   const must = ["extension/package.json", "extension/dist/extension.js", "extension/dist/server.js"];
   for (const [dir] of closure) must.push(`extension/${path.relative(repoRoot, dir).split(path.sep).join("/")}/package.json`);
@@ -323,8 +362,21 @@ async function main() {
   fs.rmSync(stageRoot, { recursive: true, force: true });
   const size = fs.statSync(out).size;
   const unpacked = entries.reduce((s, e) => s + e.size, 0);
-  log(`verified: ${entries.length} files, native addons: ${addons.map((a) => a.replace("extension/node_modules/", "")).join(", ")}`);
-  log(`wrote ${path.relative(process.cwd(), out) || out}: ${humanSize(size)} (${humanSize(unpacked)} unpacked) in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  detail(`verified: ${entries.length} files, native addons: ${addons.map((a) => a.replace("extension/node_modules/", "")).join(", ")}`);
+  log(`wrote ${path.relative(process.cwd(), out) || out}: ${humanSize(size)} (${humanSize(unpacked)} unpacked, ${entries.length} files, ${addons.length} native addons verified) in ${seconds(t0)}`);
+  if (logFile && !opts.log) log(`details (build output, vsce's file list): ${path.relative(process.cwd(), logFile) || logFile}`);
+}
+
+/**
+ * The bundles' sizes, one line. dist/extension.js is about 1 MB unminified, 0.9 MB of it the
+ * language client (vscode-languageclient, -jsonrpc, -protocol, -types); esbuild marks that size with
+ * ⚠️ in its table, which is in the log file: `--production` minifies it.
+ */
+function bundleSizes() {
+  return ["dist/extension.js", "dist/server.js", "media/dist/chat.js"]
+    .filter((file) => fs.existsSync(path.join(repoRoot, file)))
+    .map((file) => `${file} ${humanSize(fs.statSync(path.join(repoRoot, file)).size)}`)
+    .join(", ");
 }
 
 /** "-ext" packages extend a base binary package with libraries (CUDA runtime); they carry no addon. */

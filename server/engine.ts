@@ -1,14 +1,18 @@
 // The engine owns llama.cpp for the whole server process: the Llama instance (backend), the model,
 // and every context created from it, with a strict lifecycle — on reload or shutdown everything is
 // disposed in order (features first, then contexts, then the model), never left to the GC.
+import { availableParallelism } from "node:os";
 import type { Llama, LlamaContext, LlamaModel } from "node-llama-cpp";
 import type { ServerStatus } from "../common/protocol";
-import type { Backend, Settings } from "../common/settings";
+import type { Backend, SettingProblem, Settings } from "../common/settings";
 import { loadLlamaCpp, type LlamaCpp } from "./llamaRuntime";
 import { errorMessage, type Logger } from "./log";
+import { contextNeedsReload, nextContextSize, resolveContextSettings, type ResolvedSettings } from "./contextSize";
 import { checkModelFile, ModelFileError, modelDisplayName } from "./modelFile";
+import { contextWarning } from "./memoryBudget";
 import { memoryGuard } from "./memoryGuard";
 import { SerialQueue } from "./serialQueue";
+import { resolveThreads } from "./threads";
 
 export class ModelNotReadyError extends Error {
   constructor(message: string) {
@@ -21,8 +25,8 @@ export interface LoadedModel {
   llamaCpp: LlamaCpp;
   llama: Llama;
   model: LlamaModel;
-  /** Settings the model and its contexts were created with. */
-  settings: Settings;
+  /** Settings the model and its contexts were created with (context size resolved). */
+  settings: ResolvedSettings;
   /** Threads to pass to every context (never left to node-llama-cpp's default). */
   threads: number;
 }
@@ -100,12 +104,15 @@ export class Engine {
       // A larger context must pass the memory guarantee again, which is computed for the model and
       // its contexts together before loading: reload from scratch (the model file is in the page
       // cache by now). Smaller contexts, sinks, shift sizes and threads only recreate the contexts.
-      const growsContext = previous !== undefined && next.context.size > previous.context.size;
+      const growsContext =
+        previous !== undefined && this.loaded !== undefined && contextNeedsReload(previous.context.size, next.context.size, this.loaded.settings.context.size);
       if (previous && modelKey(previous) === modelKey(next) && this.loaded && !growsContext) {
         if (contextKey(previous) !== contextKey(next)) {
           this.log.info("Context settings changed: recreating contexts.");
           await this.notifyUnloading();
-          this.loaded = { ...this.loaded, settings: next, threads: this.resolveThreads(next, this.loaded.llama) };
+          const size = nextContextSize(next.context.size, this.loaded.settings.context.size);
+          this.loaded = { ...this.loaded, settings: this.resolvedSettings(next, size), threads: this.resolveThreads(next, this.loaded.llama) };
+          this.updateContextWarning(size, this.loaded.model.trainContextSize);
           this.notifyReady(this.loaded);
         }
         return;
@@ -146,9 +153,25 @@ export class Engine {
     this.publishStatus(status);
   }
 
+  /** The warning about a context past the trained one follows a context-only change. */
+  private updateContextWarning(size: number, trainContextSize: number | undefined): void {
+    const warning = contextWarning(size, trainContextSize);
+    if (warning === this.status.warning) return;
+    if (warning) this.log.warn(warning);
+    if (this.status.state === "ready") this.setStatus({ ...this.status, warning });
+  }
+
+  private resolvedSettings(settings: Settings, contextSize: number): ResolvedSettings {
+    const problems: SettingProblem[] = [];
+    const resolved = resolveContextSettings(settings, contextSize, problems);
+    for (const problem of problems) this.log.warn(problem.message);
+    return resolved;
+  }
+
   private resolveThreads(settings: Settings, llama: Llama): number {
-    if (settings.threads !== "auto") return settings.threads;
-    return Math.max(1, llama.cpuMathCores);
+    const choice = resolveThreads(settings.threads, { physical: llama.cpuMathCores, logical: availableParallelism() });
+    if (choice.notice) this.log.warn(choice.notice);
+    return choice.threads;
   }
 
   private async getLlamaFor(llamaCpp: LlamaCpp, backend: Backend): Promise<Llama> {
@@ -208,7 +231,7 @@ export class Engine {
       const llamaCpp = await loadLlamaCpp();
       await checkModelFile(llamaCpp, modelPath);
       const llama = await this.getLlamaFor(llamaCpp, settings.model.backend);
-      await memoryGuard.check(llamaCpp, llama, modelPath, settings);
+      const budget = await memoryGuard.check(llamaCpp, llama, modelPath, settings);
       const started = performance.now();
       let lastReported = 0;
       let finished = false;
@@ -225,11 +248,12 @@ export class Engine {
       finished = true;
       const backend = llama.gpu === false ? "cpu" : llama.gpu;
       const deviceNames = llama.gpu === false ? [] : await llama.getGpuDeviceNames();
-      this.loaded = { llamaCpp, llama, model, settings, threads: this.resolveThreads(settings, llama) };
+      this.loaded = { llamaCpp, llama, model, settings: this.resolvedSettings(settings, budget.contextSize), threads: this.resolveThreads(settings, llama) };
+      if (budget.contextWarning) this.log.warn(budget.contextWarning);
       const seconds = ((performance.now() - started) / 1000).toFixed(1);
       this.log.info(
         `Loaded ${modelName} in ${seconds} s: backend ${backend}${deviceNames.length ? ` (${deviceNames.join(", ")})` : ""}, ` +
-          `${model.gpuLayers} GPU layers, ${this.loaded.threads} threads.`,
+          `${model.gpuLayers} GPU layers, ${this.loaded.threads} threads, context ${budget.contextSize} (${budget.contextNote ?? ""}).`,
       );
       this.setStatus({
         state: "ready",
@@ -238,6 +262,7 @@ export class Engine {
         modelPath,
         backend,
         deviceNames,
+        warning: budget.contextWarning,
       });
       this.notifyReady(this.loaded);
     } catch (error) {

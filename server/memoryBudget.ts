@@ -37,6 +37,8 @@ export interface ModelShape {
   keyLength?: number;
   /** `<arch>.attention.value_length` (default embedding / heads). */
   valueLength?: number;
+  /** `<arch>.context_length`: the context the model was trained with. */
+  trainContextSize?: number;
 }
 
 export class MemoryBudgetInputError extends Error {
@@ -176,6 +178,53 @@ export function planMemory(input: BudgetInput): MemoryBudgetReport {
   return report;
 }
 
+/** The context size "auto" uses for a model whose GGUF does not give `<arch>.context_length`. */
+export const unknownTrainContextSize = 4096;
+
+/**
+ * The context size "auto" stands for: the trained context, rounded DOWN to a multiple of 256
+ * (llama.cpp rounds up, and a window past the trained length is what "auto" avoids).
+ */
+export function autoContextSize(trainContextSize: number | undefined): number {
+  if (trainContextSize === undefined || !(trainContextSize > 0)) return unknownTrainContextSize;
+  return Math.max(256, Math.floor(trainContextSize / 256) * 256);
+}
+
+/** What a context larger than the trained one costs, and what to do; undefined when it is not larger. */
+export function contextWarning(contextSize: number, trainContextSize: number | undefined): string | undefined {
+  if (trainContextSize === undefined || !(trainContextSize > 0) || contextSize <= trainContextSize) return undefined;
+  return (
+    `n_ctx ${contextSize} > trained ${trainContextSize}: answers degrade past the length the model was trained on; ` +
+    `StreamingLLM keeps quality with a window of the training length. Set streamsink.context.size to "auto" (${autoContextSize(trainContextSize)}) unless you need the longer window.`
+  );
+}
+
+/**
+ * The memory plan for `streamsink.context.size` as set: "auto" = the trained context, lowered to
+ * the largest size that fits when memory does not allow it; an explicit size is planned as is and,
+ * when larger than the trained context, carries a warning saying what that costs.
+ */
+export function planContext(
+  input: Omit<BudgetInput, "contextSize"> & { requested: "auto" | number; trainContextSize?: number },
+): MemoryBudgetReport {
+  const { requested, trainContextSize, ...budget } = input;
+  const trained = trainContextSize !== undefined && trainContextSize > 0 ? trainContextSize : undefined;
+  const context = { requestedContextSize: requested, trainContextSize: trained };
+  if (requested !== "auto") {
+    const report = { ...planMemory({ ...budget, contextSize: requested }), ...context };
+    report.contextNote = `streamsink.context.size = ${requested}`;
+    report.contextWarning = contextWarning(report.contextSize, trained);
+    return report;
+  }
+  const wanted = Math.min(autoContextSize(trained), budget.maxContextSize ?? Number.MAX_SAFE_INTEGER);
+  const first = { ...planMemory({ ...budget, contextSize: wanted }), ...context };
+  const source = trained === undefined ? `the model does not say its trained context, so ${wanted}` : `the trained context (${wanted})`;
+  if (first.fits || first.suggestedContextSize === undefined) return { ...first, contextNote: `auto: ${source}` };
+  const lowered = { ...planMemory({ ...budget, contextSize: first.suggestedContextSize }), ...context };
+  lowered.contextNote = `auto: ${source}, lowered to ${lowered.contextSize} to fit the free memory`;
+  return lowered;
+}
+
 /** Reads a ModelShape from GGUF metadata shaped like node-llama-cpp's `GgufFileInfo.metadata`. */
 export function modelShapeFromMetadata(metadata: Record<string, unknown>): ModelShape {
   const general = metadata.general as { architecture?: unknown } | undefined;
@@ -201,5 +250,6 @@ export function modelShapeFromMetadata(metadata: Record<string, unknown>): Model
     embeddingLength: num(arch.embedding_length) ?? 0,
     keyLength: num(attention.key_length),
     valueLength: num(attention.value_length),
+    trainContextSize: num(arch.context_length),
   };
 }

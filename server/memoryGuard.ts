@@ -5,7 +5,7 @@ import type { Llama } from "node-llama-cpp";
 import type { MemoryBudgetReport } from "../common/protocol";
 import { limits, type Settings } from "../common/settings";
 import type { LlamaCpp } from "./llamaRuntime";
-import { kvCacheBytes, modelShapeFromMetadata, planMemory } from "./memoryBudget";
+import { kvCacheBytes, modelShapeFromMetadata, planContext } from "./memoryBudget";
 import { ModelFileError } from "./modelFile";
 
 /** Contexts of the full configured size the server keeps: chat and completions each have one. */
@@ -27,8 +27,9 @@ class MemoryGuard {
   latest: MemoryBudgetReport | undefined;
 
   /**
-   * Computes the budget of `settings` for the model at `modelPath` on `llama`, remembers it, and
-   * throws MemoryBudgetError when it does not fit.
+   * Computes the budget of `settings` for the model at `modelPath` on `llama` (resolving a context
+   * size of "auto": the report's `contextSize` is the one to use), remembers it, and throws
+   * MemoryBudgetError when it does not fit.
    */
   async check(llamaCpp: LlamaCpp, llama: Llama, modelPath: string, settings: Settings): Promise<MemoryBudgetReport> {
     this.latest = undefined;
@@ -45,7 +46,8 @@ export async function computeBudget(
   llamaCpp: LlamaCpp,
   llama: Llama,
   modelPath: string,
-  contextSize: number,
+  /** streamsink.context.size: "auto" resolves to the model's trained context, bounded by memory. */
+  contextSize: Settings["context"]["size"],
   gpuLayers: Settings["model"]["gpuLayers"],
   contexts = kvContexts,
 ): Promise<MemoryBudgetReport> {
@@ -69,9 +71,10 @@ export async function computeBudget(
   const vram = gpu ? await llama.getVramState() : undefined;
   // On unified-memory systems VRAM is RAM: count it once.
   const freeVram = vram && vram.unifiedSize > 0 ? 0 : vram?.free;
-  return planMemory({
+  return planContext({
     shape,
-    contextSize,
+    requested: contextSize,
+    trainContextSize: shape.trainContextSize,
     contexts,
     modelBytes: insights.modelSize,
     overheadBytes,

@@ -10,6 +10,7 @@ import { needsServerRestart, readSettings, section } from "./config";
 import { registerDiagnosticsFeature } from "./diagnostics";
 import { log, logChannel } from "./log";
 import { StatusBar } from "./statusBar";
+import { StatusNotifications } from "./statusNotifications";
 
 let server: ServerConnection | undefined;
 
@@ -44,23 +45,13 @@ export async function activate(context: vscode.ExtensionContext): Promise<Stream
   context.subscriptions.push(connection, statusBar);
   context.subscriptions.push(registerCompletions(connection));
 
-  let lastError: string | undefined;
+  const notifications = new StatusNotifications();
   context.subscriptions.push(
+    notifications,
     connection.onStatus((status) => {
       statusBar.update(status);
-      if (status.state === "error" && status.message !== lastError) {
-        // A server that stopped (e.g. after repeated crashes) is offered a restart, not settings.
-        const first = connection.running ? "Open Settings" : "Restart Server";
-        void vscode.window
-          .showErrorMessage(`StreamSink: ${status.message}`, first, "Show Log")
-          .then((choice) => {
-            if (choice === "Restart Server") void connection.restart();
-            else if (choice === "Open Settings") {
-              void vscode.commands.executeCommand("workbench.action.openSettings", "streamsink.model");
-            } else if (choice === "Show Log") logChannel().show();
-          });
-      }
-      lastError = status.state === "error" ? status.message : undefined;
+      // Error notifications close by themselves once the error is fixed (src/statusNotifications.ts).
+      notifications.update(status, connection.running !== undefined);
     }),
     vscode.workspace.onDidChangeConfiguration(async (event) => {
       if (!event.affectsConfiguration(section)) return;

@@ -6,6 +6,7 @@ export class StatusBar implements vscode.Disposable {
   private readonly item: vscode.StatusBarItem;
   private status: ServerStatus = { state: "starting", message: "Starting StreamSink server…" };
   private detail: string | undefined;
+  private detailTooltip: string | undefined;
 
   constructor() {
     this.item = vscode.window.createStatusBarItem("streamsink.status", vscode.StatusBarAlignment.Right, 100);
@@ -24,9 +25,13 @@ export class StatusBar implements vscode.Disposable {
     this.render();
   }
 
-  /** Extra text after the model name while ready (e.g. KV fill). */
-  setDetail(detail: string | undefined): void {
+  /**
+   * Extra text after the model name while ready: the KV fill of every sequence, each named
+   * ("chat 253/256 · compl 120/512"), with a longer form for the tooltip.
+   */
+  setDetail(detail: string | undefined, tooltip?: string): void {
     this.detail = detail;
+    this.detailTooltip = tooltip;
     this.render();
   }
 
@@ -39,6 +44,17 @@ export class StatusBar implements vscode.Disposable {
     const tooltip = new vscode.MarkdownString(undefined, true);
     tooltip.appendMarkdown(`**StreamSink** — ${state}\n\n`);
     tooltip.appendText(message);
+    if (state === "ready" && this.status.warning) {
+      tooltip.appendMarkdown("\n\n$(warning) ");
+      tooltip.appendText(this.status.warning);
+    }
+    if (state === "ready" && this.detailTooltip) {
+      tooltip.appendMarkdown("\n\n**KV cache fill**");
+      for (const line of this.detailTooltip.split("\n")) {
+        tooltip.appendMarkdown("\n\n");
+        tooltip.appendText(line);
+      }
+    }
     this.item.backgroundColor = undefined;
     switch (state) {
       case "starting":

@@ -5,13 +5,15 @@
 // streamsink.model.path to $STREAMSINK_MODEL if set, else ../shared/models/tinycoder-16m-q8_0.gguf
 // when present, opens a workspace folder (.cache/start/profile/workspace, or --folder DIR), prints the
 // URL to open. Ctrl+C stops code-server and everything it started (process group).
+// The console gets one line per step with its measured duration; the installers', the build's and
+// vsce's output go to .cache/start/start.log (its path is printed first).
 import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import net from "node:net";
 import path from "node:path";
 import { installVsix, prepareProfile, repoRoot, startCodeServer, tinyModel, updateSettings } from "./codeServer";
 import { installSignalHandlers, shuttingDown, stopAll } from "./processes";
-import { ensureTools } from "./tools.mjs";
+import { ensureTools, toolsDir } from "./tools.mjs";
 
 function usage(): never {
   const text = fs.readFileSync(new URL(import.meta.url).pathname, "utf8").split("\n").slice(0, 7).map((l) => l.replace(/^\/\/ ?/, ""));
@@ -52,23 +54,37 @@ async function portFree(host: string, port: number): Promise<boolean> {
   });
 }
 
+let logFile: string | undefined;
+
 function say(message: string): void {
   process.stdout.write(`[start] ${message}\n`);
+  if (logFile) fs.appendFileSync(logFile, `[start] ${message}\n`);
+}
+
+function secondsSince(started: number): string {
+  return `${((Date.now() - started) / 1000).toFixed(1)} s`;
 }
 
 async function main(): Promise<void> {
   const opts = parse(process.argv.slice(2));
   installSignalHandlers();
   const t0 = Date.now();
-  const tools = ensureTools();
-
   const startDir = path.join(repoRoot, ".cache", "start");
+  fs.mkdirSync(startDir, { recursive: true });
+  logFile = path.join(startDir, "start.log");
+  fs.writeFileSync(logFile, `npm start ${process.argv.slice(2).join(" ")} — ${new Date().toISOString()}\n`);
+  say(`details: ${path.relative(process.cwd(), logFile)}`);
+
+  const toolsStarted = Date.now();
+  const cold = !fs.existsSync(path.join(toolsDir, "code-server", ".installed")) || !fs.existsSync(path.join(toolsDir, "node24", ".installed"));
+  const tools = ensureTools({ logFile });
+  say(`toolchain (Node 24 + code-server in .tools/): ${cold ? "installed" : "cached"} in ${secondsSince(toolsStarted)}`);
+
   const vsix = path.join(startDir, "streamsink.vsix");
   if (opts.package || !fs.existsSync(vsix)) {
-    fs.mkdirSync(startDir, { recursive: true });
-    const args = [path.join(repoRoot, "scripts", "package.mjs"), "--out", vsix, ...(opts.gpu ? ["--gpu", opts.gpu] : [])];
+    const args = [path.join(repoRoot, "scripts", "package.mjs"), "--out", vsix, "--log", logFile, ...(opts.gpu ? ["--gpu", opts.gpu] : [])];
     const r = spawnSync(process.execPath, args, { cwd: repoRoot, stdio: "inherit" });
-    if (r.status !== 0) throw new Error("packaging failed (see above)");
+    if (r.status !== 0) throw new Error(`packaging failed (see above and ${path.relative(process.cwd(), logFile)})`);
   }
 
   let modelPath: string | undefined;
@@ -91,7 +107,9 @@ async function main(): Promise<void> {
         },
   });
   if (modelPath) updateSettings(profile, { "streamsink.model.path": modelPath });
+  const installStarted = Date.now();
   installVsix(tools, profile, vsix);
+  say(`installed the .vsix into code-server: ${secondsSince(installStarted)}`);
 
   let port = opts.port;
   if (!(await portFree(opts.host, port))) {
@@ -103,7 +121,9 @@ async function main(): Promise<void> {
     }));
     say(`port ${opts.port} is in use; using ${port}`);
   }
+  const serverStarted = Date.now();
   const server = await startCodeServer(tools, profile, { port, folder: opts.folder, host: opts.host });
+  say(`code-server up: ${secondsSince(serverStarted)}`);
   const url = server.url.replace("127.0.0.1", opts.host === "0.0.0.0" ? "localhost" : opts.host);
   say(`ready in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   say(`model: ${modelPath ?? "(none: set streamsink.model.path in the Settings editor's Remote tab, or STREAMSINK_MODEL)"}`);

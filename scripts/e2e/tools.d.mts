@@ -11,5 +11,5 @@ export interface ToolPaths {
   chromium: string;
 }
 export declare const toolPaths: ToolPaths;
-export declare function ensureTools(options?: { apt?: boolean }): ToolPaths;
+export declare function ensureTools(options?: { apt?: boolean; logFile?: string }): ToolPaths;
 export declare function cleanEnv(extra?: Record<string, string>): NodeJS.ProcessEnv;

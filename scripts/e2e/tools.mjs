@@ -33,8 +33,12 @@ export const toolPaths = {
   chromium: "/usr/bin/chromium",
 };
 
-function log(msg) {
-  process.stderr.write(`[tools] ${msg}\n`);
+/** With a log file (npm start), details go there and only what the user waits for goes to stderr. */
+let logFile;
+
+function log(msg, { important = false } = {}) {
+  if (logFile) fs.appendFileSync(logFile, `[tools] ${msg}\n`);
+  if (!logFile || important) process.stderr.write(`[tools] ${msg}\n`);
 }
 
 /**
@@ -53,10 +57,17 @@ export function cleanEnv(extra = {}) {
 function run(cmd, args, opts = {}) {
   log(`$ ${cmd} ${args.join(" ")}`);
   const t0 = Date.now();
-  const r = spawnSync(cmd, args, { stdio: ["ignore", "inherit", "inherit"], env: cleanEnv(), ...opts });
+  const fd = logFile ? fs.openSync(logFile, "a") : undefined;
+  const stdio = fd === undefined ? ["ignore", "inherit", "inherit"] : ["ignore", fd, fd];
+  let r;
+  try {
+    r = spawnSync(cmd, args, { stdio, env: cleanEnv(), ...opts });
+  } finally {
+    if (fd !== undefined) fs.closeSync(fd);
+  }
   if (r.error) throw new Error(`${cmd} failed to start: ${r.error.message}`);
   if (r.status !== 0) throw new Error(`${cmd} ${args.join(" ")} exited with ${r.status}`);
-  log(`  done in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  log(`  done in ${((Date.now() - t0) / 1000).toFixed(1)} s`, { important: true });
 }
 
 function dpkgInstalled(pkg) {
@@ -111,6 +122,7 @@ function ensureNode24() {
   }
   fs.mkdirSync(node24Dir, { recursive: true });
   fs.writeFileSync(path.join(node24Dir, "package.json"), JSON.stringify({ private: true }, null, 2) + "\n");
+  log(`node: installing node@${NODE_MAJOR} (once)`, { important: true });
   run("npm", ["install", "--no-audit", "--no-fund", "--no-save", `node@${NODE_MAJOR}`], { cwd: node24Dir });
   const got = node24Version();
   if (!got?.startsWith(`v${NODE_MAJOR}.`)) throw new Error(`Node ${NODE_MAJOR} install did not produce a working binary (got ${got})`);
@@ -135,7 +147,7 @@ function ensureCodeServer() {
     PATH: `${path.dirname(toolPaths.node24)}${path.delimiter}${process.env.PATH}`,
     npm_config_nodedir: toolPaths.node24Headers,
   });
-  log("code-server: installing (≈2.5 min cold)");
+  log("code-server: installing (once; measured 3.9 min on a busy 2-core machine, see README)", { important: true });
   run("npm", ["install", "--no-audit", "--no-fund", "--no-save", "--omit=dev", `code-server@${CODE_SERVER_VERSION}`], {
     cwd: codeServerDir,
     env,
@@ -155,8 +167,12 @@ function ensurePlaywright() {
   log(`playwright-core: ${JSON.parse(fs.readFileSync(pkg, "utf8")).version} (devDependency)`);
 }
 
-/** Install what is missing; returns the tool paths. Throws with a clear message on failure. */
-export function ensureTools({ apt = true } = {}) {
+/**
+ * Install what is missing; returns the tool paths. Throws with a clear message on failure.
+ * `logFile`: write the installers' output and the details there (the console gets only the waits).
+ */
+export function ensureTools({ apt = true, logFile: file = undefined } = {}) {
+  logFile = file;
   const t0 = Date.now();
   if (process.platform !== "linux") throw new Error("The e2e toolchain installer supports Linux only.");
   if (apt) ensureApt();

@@ -16,6 +16,7 @@
 import { appendAll } from "../../common/arrays";
 import type { ChatHistoryItem, ChatWrapper, LlamaModel, LlamaText, LlamaTextJSONValue, Token } from "node-llama-cpp";
 import type { LlamaCpp } from "../llamaRuntime";
+import { specialTokensOf } from "./specialTokens";
 
 export const defaultSystemPrompt =
   "You are StreamSink, a concise coding assistant running locally in the user's editor. " +
@@ -99,10 +100,15 @@ export function llamaTextCommonPrefix(a: readonly LlamaTextJSONValue[], b: reado
 }
 
 export interface StopRules {
-  /** Special tokens that end the answer (besides the model's end-of-generation tokens). */
+  /**
+   * Tokens that end the answer: the template's, plus every end-of-generation, control and
+   * fill-in-the-middle token of the vocabulary (server/chat/specialTokens.ts).
+   */
   tokens: Set<Token>;
-  /** Texts that end the answer; they are cut from the shown text. */
+  /** Texts that end the answer (the template's, and `<|…|>` markers spelled out); cut from the shown text. */
   texts: string[];
+  /** Special tokens that are generated on but never shown (user-defined markers like `<think>`). */
+  hidden: Set<Token>;
 }
 
 export class TurnFormatter {
@@ -167,6 +173,12 @@ export class TurnFormatter {
     return this.tokenize(rest, true);
   }
 
+  /** Generated answer tokens that become text: hidden special tokens (`<think>`…) are left out. */
+  shownTokens(tokens: readonly Token[]): readonly Token[] {
+    const { hidden } = this.stop;
+    return hidden.size === 0 ? tokens : tokens.filter((token) => !hidden.has(token));
+  }
+
   /** A whole earlier answer, for rebuilding a stream from stored history. */
   answer(text: string): Token[] {
     return this.model.tokenize(text, false, "trimLeadingSpace");
@@ -219,6 +231,9 @@ export class TurnFormatter {
       const ids = trigger.tokenize(this.model.tokenizer);
       if (ids.length === 1) tokens.add(ids[0]!);
     }
-    return { tokens, texts };
+    const special = specialTokensOf(this.model);
+    for (const token of special.stop) tokens.add(token);
+    for (const text of special.texts) if (!texts.includes(text)) texts.push(text);
+    return { tokens, texts, hidden: special.hide };
   }
 }

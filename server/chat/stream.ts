@@ -652,7 +652,7 @@ export class ChatStream {
     let stopReason: AnswerResult["stopReason"] = "end";
     let shifts = this.sequence.stats().shifts;
     const stopTexts = this.formatter.stop.texts;
-    const stopTokens = [...this.formatter.stop.tokens];
+    const stopTokens = this.formatter.stop.tokens;
     const assistantStart = userStart + turn.length;
     if (!signal.aborted) {
       this.absorbPins(1);
@@ -662,16 +662,16 @@ export class ChatStream {
         temperature: options.temperature,
         seed: options.seed,
         signal,
-        stopOnTokens: stopTokens,
+        stopOnTokens: [...stopTokens],
       });
       for await (const token of tokens) {
         // Leaving the loop evaluates the last token (which may evict): absorb pins first.
-        if (stopTokens.includes(token)) {
+        if (stopTokens.has(token)) {
           this.absorbPins(1);
           break;
         }
         generated.push(token);
-        const full = this.model.detokenize(generated, false);
+        const full = this.model.detokenize(this.formatter.shownTokens(generated), false);
         const stopAt = stopTexts.reduce((best, stop) => {
           const index = full.indexOf(stop);
           return index >= 0 && (best < 0 || index < best) ? index : best;
@@ -701,7 +701,7 @@ export class ChatStream {
     }
     if (signal.aborted) stopReason = "cancelled";
     else if (generated.length >= options.maxTokens) stopReason = "maxTokens";
-    if (this.answerTail === "") shown = this.model.detokenize(generated, false);
+    if (this.answerTail === "") shown = this.model.detokenize(this.formatter.shownTokens(generated), false);
     if (shown.length > emitted.length && shown.startsWith(emitted)) options.onText(shown.slice(emitted.length));
     const end = this.streamEnd();
     if (end < assistantStart) {

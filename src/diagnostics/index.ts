@@ -58,7 +58,8 @@ export function registerDiagnosticsFeature(
     if (!client) return;
     clientHandlers = [
       client.onNotification(KvFillNotification.type, (fills) => {
-        statusBar.setDetail(statusFillText(Array.isArray(fills) ? fills : []));
+        const list = Array.isArray(fills) ? fills : [];
+        statusBar.setDetail(statusFillText(list), statusFillTooltip(list));
         log.debug(`KV fill: ${statusFillTooltip(Array.isArray(fills) ? fills : [])}`);
       }),
       client.onNotification(DownloadProgressNotification.type, (progress) => router.dispatch(progress)),

@@ -57,15 +57,13 @@ function snapshot(time: number, sequences: SequenceDiagnostics[], overrides: Par
 }
 
 describe("status bar KV fill", () => {
-  it("shows the chat sequence as used/size · sinks, else the first one, else nothing", () => {
-    assert.equal(
-      statusFillText([
-        { label: "completion", kvCells: 100, contextSize: 4096, sinks: 4 },
-        { label: "chat", kvCells: 512, contextSize: 2048, sinks: 4 },
-      ]),
-      "512/2048 · 4 sinks",
-    );
-    assert.equal(statusFillText([{ label: "completion", kvCells: 7, contextSize: 256, sinks: 1 }]), "7/256 · 1 sink");
+  it("names every sequence, chat first, whichever ran last", () => {
+    const chat = { label: "chat", kvCells: 253, contextSize: 256, sinks: 4 };
+    const completion = { label: "completion", kvCells: 120, contextSize: 512, sinks: 4 };
+    assert.equal(statusFillText([completion, chat]), "chat 253/256 · compl 120/512");
+    assert.equal(statusFillText([chat, completion]), "chat 253/256 · compl 120/512");
+    assert.equal(statusFillText([{ ...completion, kvCells: 7 }]), "compl 7/512");
+    assert.equal(statusFillText([{ label: "other", kvCells: 1, contextSize: 256, sinks: 0 }, chat]), "chat 253/256 · other 1/256");
     assert.equal(statusFillText([]), undefined);
   });
 });
@@ -106,6 +104,33 @@ describe("diagnostics view", () => {
     assert.match(view.notices[0] ?? "", /running on the CPU/);
     assert.match(view.notices[1] ?? "", /not found/);
     assert.equal(view.model.length, 0);
+  });
+
+  it("says what the memory bound covers, the context size in use and why, and a context past the trained one", () => {
+    const base = snapshot(1000, []);
+    const budget = {
+      contextSize: 4096,
+      contexts: 2,
+      keyType: "f16",
+      valueType: "f16",
+      kvBytesPerContext: 8 * 1024 * 1024,
+      overheadBytesPerContext: 1024 * 1024,
+      modelBytes: 30 * 1024 * 1024,
+      neverExceedsBytes: 48 * 1024 * 1024,
+      availableBytes: 8e9,
+      placement: "cpu" as const,
+      fits: true,
+      requestedContextSize: 4096,
+      trainContextSize: 512,
+      contextNote: "streamsink.context.size = 4096",
+      contextWarning: "n_ctx 4096 > trained 512: answers degrade",
+    };
+    const view = buildView({ ...base, process: { ...base.process, budget } }, []);
+    const rows = Object.fromEntries(view.memory.map((row) => [row.label, row.value]));
+    assert.equal(rows["Never exceeds"], undefined, "no bare bound that reads as covering the whole process");
+    assert.match(rows["Model + KV caches never exceed"] ?? "", /^48\.0 MB \(weights \+ 2 KV caches \+ compute buffers; .*Server RSS\)/);
+    assert.equal(rows["Context size"], "4,096 tokens (streamsink.context.size = 4096)");
+    assert.deepEqual(view.notices, ["n_ctx 4096 > trained 512: answers degrade"]);
   });
 
   it("charts KV fill and tokens/s between samples, restarting the rate after a reset", () => {

@@ -3,8 +3,10 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import {
+  autoContextSize,
   kvCacheBytes,
   modelShapeFromMetadata,
+  planContext,
   planMemory,
   roundContextSize,
   type ModelShape,
@@ -98,14 +100,70 @@ describe("modelShapeFromMetadata", () => {
   it("reads the architecture's block count, heads and lengths from GGUF metadata", () => {
     const shape = modelShapeFromMetadata({
       general: { architecture: "qwen2" },
-      qwen2: { block_count: 28, embedding_length: 3584, attention: { head_count: 28, head_count_kv: 4 } },
+      qwen2: { block_count: 28, context_length: 32_768, embedding_length: 3584, attention: { head_count: 28, head_count_kv: 4 } },
     });
-    assert.deepEqual(shape, { layers: 28, headCount: 28, headCountKv: 4, embeddingLength: 3584, keyLength: undefined, valueLength: undefined });
+    assert.deepEqual(shape, {
+      layers: 28,
+      headCount: 28,
+      headCountKv: 4,
+      embeddingLength: 3584,
+      keyLength: undefined,
+      valueLength: undefined,
+      trainContextSize: 32_768,
+    });
     assert.equal(kvCacheBytes(shape, 4096), kvCacheBytes(qwen7b, 4096));
   });
 
   it("gives zeros (no KV) for metadata without an architecture rather than throwing", () => {
     const shape = modelShapeFromMetadata({});
     assert.equal(kvCacheBytes(shape, 4096), 0);
+  });
+});
+
+describe("planContext (streamsink.context.size)", () => {
+  const base = {
+    shape: tinycoder,
+    contexts: 2,
+    modelBytes: 30 * MB,
+    overheadBytes: () => 2 * MB,
+    gpu: false,
+    freeRamBytes: 16_000 * MB,
+  };
+
+  it('"auto" is the trained context, rounded down to a multiple of 256 (never past what the model saw)', () => {
+    const plan = planContext({ ...base, requested: "auto", trainContextSize: 512 });
+    assert.equal(plan.contextSize, 512);
+    assert.equal(plan.requestedContextSize, "auto");
+    assert.equal(plan.trainContextSize, 512);
+    assert.match(plan.contextNote ?? "", /auto: the trained context \(512\)/);
+    assert.equal(plan.contextWarning, undefined);
+    assert.equal(autoContextSize(2000), 1792);
+    assert.equal(autoContextSize(100), 256);
+    assert.equal(autoContextSize(32_768), 32_768);
+  });
+
+  it('"auto" without a trained context in the file uses 4096 and says why', () => {
+    const plan = planContext({ ...base, requested: "auto" });
+    assert.equal(plan.contextSize, 4096);
+    assert.match(plan.contextNote ?? "", /does not say its trained context/);
+  });
+
+  it('"auto" is bounded by the memory guarantee: lowered to the largest size that fits', () => {
+    const qwen = { ...base, shape: qwen7b, modelBytes: 4_400 * MB, overheadBytes: (size: number) => 300 * MB * (size / 4096) };
+    const plan = planContext({ ...qwen, requested: "auto", trainContextSize: 131_072, freeRamBytes: 8_000 * MB });
+    assert.equal(plan.fits, true);
+    assert.ok(plan.contextSize < 131_072 && plan.contextSize % 256 === 0, `${plan.contextSize}`);
+    assert.equal(planMemory({ ...qwen, contextSize: plan.contextSize + 256, freeRamBytes: 8_000 * MB }).fits, false);
+    assert.match(plan.contextNote ?? "", /lowered to \d+ to fit the free memory/);
+  });
+
+  it("an explicit size larger than the trained context works but warns with the reason", () => {
+    const plan = planContext({ ...base, requested: 4096, trainContextSize: 512 });
+    assert.equal(plan.contextSize, 4096);
+    assert.equal(plan.fits, true);
+    assert.match(plan.contextWarning ?? "", /^n_ctx 4096 > trained 512: answers degrade.*StreamingLLM keeps quality with a window of the training length/);
+    assert.equal(planContext({ ...base, requested: 512, trainContextSize: 512 }).contextWarning, undefined);
+    assert.equal(planContext({ ...base, requested: 300, trainContextSize: 512 }).contextWarning, undefined, "512 after rounding");
+    assert.equal(planContext({ ...base, requested: 4096 }).contextWarning, undefined, "no trained context: nothing to compare");
   });
 });

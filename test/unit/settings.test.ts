@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { defaultSettings, restartServerSettings, sanitizeSettings } from "../../common/settings";
+import { defaultSettings, fitToContextSize, restartServerSettings, sanitizeSettings, type SettingProblem } from "../../common/settings";
 
 function lookupFrom(values: Record<string, unknown>) {
   return (key: string) => values[key];
@@ -91,6 +91,30 @@ describe("sanitizeSettings", () => {
     assert.equal(settings.threads, "auto");
     assert.equal(settings.context.sinkTokens, defaultSettings.context.sinkTokens);
     assert.equal(problems.length, 3);
+  });
+
+  it('defaults the context size to "auto" and keeps "auto" and numbers as given', () => {
+    assert.equal(defaultSettings.context.size, "auto");
+    assert.equal(sanitizeSettings(lookupFrom({ "context.size": "auto" })).settings.context.size, "auto");
+    assert.equal(sanitizeSettings(lookupFrom({ "context.size": 4096 })).settings.context.size, 4096);
+    const { settings, problems } = sanitizeSettings(lookupFrom({ "context.size": "big" }));
+    assert.equal(settings.context.size, "auto");
+    assert.match(problems[0]?.message ?? "", /streamsink\.context\.size must be a number/);
+  });
+
+  it('leaves sinks and shift to the server while the size is "auto", which fits them once it is known', () => {
+    const { settings, problems } = sanitizeSettings(
+      lookupFrom({ "context.size": "auto", "context.sinkTokens": 600, "context.shiftSize": 100_000 }),
+    );
+    assert.deepEqual(settings.context, { size: "auto", sinkTokens: 600, shiftSize: 100_000 });
+    assert.deepEqual(problems, []);
+    const later: SettingProblem[] = [];
+    assert.deepEqual(fitToContextSize({ size: 512, sinkTokens: 600, shiftSize: 100_000 }, later), {
+      size: 512,
+      sinkTokens: 256,
+      shiftSize: 255,
+    });
+    assert.deepEqual(later.map((problem) => problem.key), ["context.sinkTokens", "context.shiftSize"]);
   });
 
   it("lists the backend as the setting that needs a server restart", () => {

@@ -44,6 +44,12 @@ export const badConfig: Step = {
       { timeoutMs: 120_000, what: "recovery to ready", describe: async () => `status is "${(await statusSnapshot(page))?.text}"` },
     );
     ctx.log(`recovered: "${ready.text}"`);
+    // The error notification closes by itself once the error is fixed.
+    await waitUntil(async () => ((await toastMessages(page)).some((m) => m.includes(missing)) ? undefined : true), {
+      timeoutMs: 15_000,
+      what: "the error notification to close after the fix",
+      describe: async () => `toasts: ${JSON.stringify(await toastMessages(page))}`,
+    });
     const marker = await page.evaluate(() => (globalThis as Record<string, unknown>).__streamsinkE2eMarker);
     assert.equal(marker, 42, "the window was reloaded");
     await ctx.shot("recovered");

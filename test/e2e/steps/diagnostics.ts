@@ -70,13 +70,13 @@ export const diagnostics: Step = {
     assert.ok(evicted >= shifts, `evicted ${evicted} tokens in ${shifts} shifts`);
     assert.ok(kvCells <= contextSize - 1, `KV cells ${kvCells} exceed the sequence's capacity ${contextSize - 1}`);
 
-    // The status bar's KV fill shows the chat sequence: "<kvCells>/<contextSize> · <sinks> sinks".
+    // The status bar's KV fill names each sequence: "chat <kvCells>/<contextSize> · compl …".
     const status = await waitUntil(
       async () => {
         const s = await statusSnapshot(page);
-        return s && s.text.includes(`${kvCells}/${contextSize} · ${sinks} sink`) ? s : undefined;
+        return s && s.text.includes(`chat ${kvCells}/${contextSize}`) ? s : undefined;
       },
-      { timeoutMs: 15_000, what: `the status bar to show ${kvCells}/${contextSize} · ${sinks} sinks`, describe: async () => `status "${(await statusSnapshot(page))?.text}"` },
+      { timeoutMs: 15_000, what: `the status bar to show chat ${kvCells}/${contextSize}`, describe: async () => `status "${(await statusSnapshot(page))?.text}"` },
     );
     ctx.log(`status bar: "${status.text}"`);
 
