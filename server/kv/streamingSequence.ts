@@ -13,6 +13,7 @@
 //
 // Only node-llama-cpp TYPES are imported here; the caller owns getLlama/model/context.
 
+import { holdEventLoopHot } from "./hotEventLoop";
 import type {
   ContextShiftOptions,
   ContextTokensDeleteRange,
@@ -70,6 +71,11 @@ export interface StreamingSequenceOptions {
   zeroSinkInPlace?: boolean;
   /** Called after every eviction (benchmarks collect the durations). */
   onShift?: (event: ShiftEvent) => void;
+  /**
+   * Keep the event loop turning while generating (kv/hotEventLoop.ts). Default: when the model's
+   * layers run on a GPU; never useful on the CPU backend.
+   */
+  hotEventLoop?: boolean;
 }
 
 export interface IngestOptions {
@@ -227,6 +233,7 @@ export class StreamingSequence {
   private running: string | undefined;
   private kvCellsPeak = 0;
   private isDisposed = false;
+  private readonly hotEventLoop: boolean;
 
   private constructor(context: LlamaContext, sequence: LlamaContextSequence, options: StreamingSequenceOptions) {
     this.context = context;
@@ -236,6 +243,7 @@ export class StreamingSequence {
     this.shiftSize = options.shiftSize && options.shiftSize > 0 ? Math.floor(options.shiftSize) : 0;
     this.zeroSinkInPlace = options.zeroSinkInPlace === true;
     this.onShift = options.onShift;
+    this.hotEventLoop = options.hotEventLoop ?? (context.model.llama.gpu !== false && context.model.gpuLayers > 0);
     const bound = boundSinks(options.sinks, context.contextSize);
     this.sinkCount = bound.sinks;
     this.sinkReason = bound.reason;
@@ -367,6 +375,7 @@ export class StreamingSequence {
     this.ensureOpen();
     if (this.running != null) throw new StreamingSequenceBusyError(this.label, this.running);
     this.running = "generate";
+    const hot = this.hotEventLoop ? holdEventLoopHot() : undefined;
     const generated: Token[] = [];
     let iterator: AsyncGenerator<Token, void, void | Token | Token[]> | undefined;
     /** The token the first decode evaluates, until that decode has happened. */
@@ -402,6 +411,7 @@ export class StreamingSequence {
         if (options.signal?.aborted) break;
         if (generated.length > 0) await this.makeRoom(1);
         const t0 = now();
+        hot?.touch();
         const step = await iterator.next();
         pendingFirst = undefined;
         this.acc.generationMs += now() - t0;
@@ -424,6 +434,7 @@ export class StreamingSequence {
           this.syncCells();
         }
       } finally {
+        hot?.release();
         this.reopenedAbs = undefined;
         this.running = undefined;
       }
