@@ -38,7 +38,7 @@ import type { DownloadSettings } from "../common/settings";
 import { isRecord, isString } from "../common/validate";
 import { downloadBody } from "./download/body";
 import { defaultNetPolicy, DownloadError, maxManifestBytes, open, readCapped, send, type NetPolicy } from "./download/http";
-import { redactText, redactUrl, secretsOf } from "./download/redact";
+import { redactText, redactUrl, secretsOf } from "../common/redact";
 import { loadLlamaCpp } from "./llamaRuntime";
 import { errorMessage, type Logger } from "./log";
 import { checkModelFile } from "./modelFile";

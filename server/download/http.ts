@@ -4,7 +4,7 @@
 // bodies read into memory, and cancellation at any point. Credentials never reach a message.
 import http, { type IncomingMessage } from "node:http";
 import https from "node:https";
-import { redactUrl } from "./redact";
+import { redactUrl } from "../../common/redact";
 
 export class DownloadError extends Error {
   constructor(
@@ -37,6 +37,10 @@ export const defaultNetPolicy: Omit<NetPolicy, "allowHttpHosts"> = {
 
 /** Largest manifest or other JSON answer read into memory. */
 export const maxManifestBytes = 1024 * 1024;
+
+function duration(ms: number): string {
+  return ms < 1000 ? `${ms} ms` : `${Math.round(ms / 1000)} s`;
+}
 
 export function abortError(): Error {
   return new DOMException("The download was cancelled.", "AbortError");
@@ -86,8 +90,13 @@ function networkError(url: URL, what: string, error: unknown): DownloadError {
 
 /** One request, no redirects followed; resolves with the response once its headers arrived. */
 export function send(target: string | URL, options: SendOptions): Promise<IncomingMessage> {
-  const url = typeof target === "string" ? new URL(target) : target;
-  checkScheme(url, options.policy);
+  let url: URL;
+  try {
+    url = typeof target === "string" ? new URL(target) : target;
+    checkScheme(url, options.policy);
+  } catch (error) {
+    return Promise.reject(error instanceof DownloadError ? error : new DownloadError(`${redactUrl(String(target))} is not a valid address.`));
+  }
   const { signal, policy, what } = options;
   if (signal.aborted) return Promise.reject(abortError());
   return new Promise<IncomingMessage>((resolve, reject) => {
@@ -111,7 +120,7 @@ export function send(target: string | URL, options: SendOptions): Promise<Incomi
       () =>
         finish(
           new DownloadError(
-            `${url.host} did not answer within ${Math.round(policy.responseTimeoutMs / 1000)} s when asked to ${what}. ` +
+            `${url.host} did not answer within ${duration(policy.responseTimeoutMs)} when asked to ${what}. ` +
               `The host may be down or overloaded: try again later, or check the address.`,
             true,
           ),
@@ -129,7 +138,7 @@ export function send(target: string | URL, options: SendOptions): Promise<Incomi
       response.setTimeout(policy.idleTimeoutMs, () =>
         response.destroy(
           new DownloadError(
-            `${url.host} stopped sending for ${Math.round(policy.idleTimeoutMs / 1000)} s while asked to ${what}. Check your network and try again.`,
+            `${url.host} stopped sending for ${duration(policy.idleTimeoutMs)} while asked to ${what}. Check your network and try again.`,
             true,
           ),
         ),

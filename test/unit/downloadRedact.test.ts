@@ -1,7 +1,7 @@
 // Credentials in download addresses never reach messages or the log (server/download/redact.ts).
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { redactText, redactUrl, secretsOf } from "../../server/download/redact";
+import { redactText, redactUrl, secretsOf } from "../../common/redact";
 
 describe("download credential redaction", () => {
   it("removes user info and secret query values from URLs, keeping the rest", () => {
