@@ -206,8 +206,6 @@ export function registerModelDownloads(
   connection: Connection,
   log: Logger,
   settings: () => DownloadSettings | undefined,
-  /** Overrides of the network limits (tests). */
-  limits: Partial<Omit<NetPolicy, "allowHttpHosts">> = {},
 ): void {
   const active = new Set<string>();
 
@@ -223,7 +221,6 @@ export function registerModelDownloads(
     const secrets = secretsOf(params.uri);
     const policy: NetPolicy = {
       ...defaultNetPolicy,
-      ...limits,
       allowHttpHosts: settings()?.allowHttpHosts ?? [],
       authorizationFor: hubAuthorization(huggingFaceEndpoint(process.env)),
     };

@@ -62,7 +62,10 @@ function statusError(status: number, url: string): DownloadError {
     return new DownloadError(`${shown} needs access rights (HTTP ${status}). For gated hub models accept the license and set HF_TOKEN.`);
   }
   const retryable = status === 408 || status === 429 || status >= 500;
-  return new DownloadError(`The server answered HTTP ${status} for ${shown}${retryable ? " (busy or failing)" : ""}.`, retryable);
+  return new DownloadError(
+    `The server answered HTTP ${status} for ${shown}${retryable ? " (busy or failing): try again later." : ". Check the address."}`,
+    retryable,
+  );
 }
 
 /** One attempt: continues the partial file from its current size. */
