@@ -154,10 +154,11 @@ async function resolveRemote(
   return facts;
 }
 
-export async function sha256OfFile(filePath: string, onBytes?: (bytes: number) => void): Promise<string> {
+export async function sha256OfFile(filePath: string, onBytes?: (bytes: number) => void, signal?: AbortSignal): Promise<string> {
   const hash = createHash("sha256");
   let seen = 0;
-  for await (const chunk of createReadStream(filePath, { highWaterMark: 4 * 1024 * 1024 })) {
+  // The signal ends the read between chunks (Cancel while a many-GB file is verified).
+  for await (const chunk of createReadStream(filePath, { highWaterMark: 4 * 1024 * 1024, signal })) {
     hash.update(chunk as Buffer);
     seen += (chunk as Buffer).length;
     onBytes?.(seen);
@@ -245,13 +246,13 @@ export function registerModelDownloads(
       // Already there and verified: nothing to download.
       const existingSize = await sizeOf(finalPath);
       if (existingSize !== undefined && remote.expectedSize === existingSize) {
-        const existingSha = remote.expectedSha256 ? await sha256OfFile(finalPath) : undefined;
+        const existingSha = remote.expectedSha256 ? await sha256OfFile(finalPath, undefined, signal) : undefined;
         if (!remote.expectedSha256 || existingSha === remote.expectedSha256) {
           log.info(`${finalPath} is already downloaded and matches the remote file.`);
           return {
             path: finalPath,
             sizeBytes: existingSize,
-            sha256: existingSha ?? (await sha256OfFile(finalPath)),
+            sha256: existingSha ?? (await sha256OfFile(finalPath, undefined, signal)),
             checksumSource: remote.checksumSource,
             resumed: false,
             alreadyPresent: true,
@@ -295,7 +296,7 @@ export function registerModelDownloads(
       if (remote.expectedSize !== undefined && size !== remote.expectedSize) {
         await corrupted(`it has ${size} bytes but the server announced ${remote.expectedSize}`);
       }
-      const sha256 = await sha256OfFile(partPath, (bytes) => progress({ phase: "verifying", downloadedBytes: bytes, totalBytes: size }));
+      const sha256 = await sha256OfFile(partPath, (bytes) => progress({ phase: "verifying", downloadedBytes: bytes, totalBytes: size }), signal);
       if (remote.expectedSha256 && sha256 !== remote.expectedSha256) {
         await corrupted(`its SHA-256 is ${sha256} but ${remote.checksumSource === "hub" ? "the hub" : "you"} gave ${remote.expectedSha256}`);
       }
