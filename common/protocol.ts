@@ -536,7 +536,7 @@ export namespace InlineCompletionWindowRequest {
 }
 
 /** The window of `text` sent for a cursor at `offset`: grid-aligned start, bounded both ways. */
-export function completionWindow(text: string, offset: number): { start: number; end: number } {
+export function completionWindow(text: { readonly length: number }, offset: number): { start: number; end: number } {
   const start = Math.max(0, Math.floor((offset - completionWindowChars.before) / completionWindowGrid) * completionWindowGrid);
   return { start, end: Math.min(text.length, offset + completionWindowChars.after) };
 }
