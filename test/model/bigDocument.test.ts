@@ -58,10 +58,6 @@ describe("a 5 MB one-line document", () => {
     // measured and far below the 16 s an unbounded prompt took.
     assert.ok(stats.maxEventLoopStallMs! < 2000, `the server's event loop stalled ${stats.maxEventLoopStallMs} ms`);
 
-    // The reset starts a new window: parsing the 5 MB open is no longer in it.
-    await server.connection.sendRequest(CompletionStatsRequest.type, { resetEventLoopStall: true });
-    const fresh = await server.connection.sendRequest(CompletionStatsRequest.type, {});
-    assert.ok(fresh.maxEventLoopStallMs! < stats.maxEventLoopStallMs!, `${fresh.maxEventLoopStallMs} after the reset`);
   });
 
   it("a document the client does not sync gets completions from a bounded window", async () => {
