@@ -6,6 +6,9 @@
 //   npm run bench:complete -- --model ../shared/models/tinycoder-16m-q8_0.gguf --edits 300 [--json]
 //     [--seed 1] [--debounce-ms N] [--threads 1] [--context 512] [--max-tokens N] [--speed 1]
 //     [--files a.py,b.ts] [--sweep-debounce 0,50,100,150]
+//   npm run bench:complete -- --model … --document-mb 5 [--json]
+//     one one-line minified document of that size instead of the session (bench/bigDocument.ts):
+//     completions at its end and middle; JSON {"documentMB",…,"maxEventLoopStallMs"}; [--sync-whole]
 //
 // The session: jump to a block in a file (sometimes another file), delete its first 1–3 body lines
 // and type them again character by character (real code, auto-indent after a newline), with typos
@@ -39,6 +42,7 @@ import { startServer } from "../test/support/serverProcess";
 import { prng } from "../test/support/random";
 import { firstItem, positionAt } from "../test/support/inlineCompletion";
 import { maxOf } from "../common/arrays";
+import { runBigDocument } from "./bigDocument";
 
 function arg(name: string): string | undefined {
   const i = process.argv.indexOf(`--${name}`);
@@ -398,6 +402,25 @@ async function main(): Promise<void> {
   if (model === undefined) throw new Error("--model <gguf> is required (e.g. ../shared/models/tinycoder-16m-q8_0.gguf)");
   if (!existsSync(model)) throw new Error(`Model file not found: ${model}`);
   const json = process.argv.includes("--json");
+  const documentMB = arg("document-mb");
+  if (documentMB !== undefined) {
+    const mb = numberArg("document-mb", 5);
+    if (mb <= 0 || mb > 512) throw new Error(`--document-mb must be in (0, 512], got ${documentMB}`);
+    const settings: Settings = {
+      ...defaultSettings,
+      model: { ...defaultSettings.model, path: path.resolve(model), backend: "cpu" },
+      context: { ...defaultSettings.context, size: numberArg("context", 512) },
+      threads: numberArg("threads", 1),
+      logLevel: "warn",
+      completions: { ...defaultSettings.completions, maxTokens: numberArg("max-tokens", defaultSettings.completions.maxTokens) },
+    };
+    console.log(`bench:complete --document-mb ${mb} — ${os.cpus()[0]?.model ?? "cpu"} ×${os.cpus().length}, node ${process.version}, load ${os.loadavg().map((l) => l.toFixed(1)).join(" ")}`);
+    console.log(`model ${path.basename(model)}, ${settings.threads} threads, context ${settings.context.size}, maxTokens ${settings.completions.maxTokens}`);
+    const result = await runBigDocument(settings, mb, (line) => console.log(line), process.argv.includes("--sync-whole"));
+    for (const [key, value] of Object.entries(result)) console.log(`  ${key.padEnd(22)} ${JSON.stringify(value)}`);
+    if (json) console.log(JSON.stringify(result));
+    return;
+  }
   const files = loadFiles(arg("files")?.split(",") ?? defaultFiles);
   const base = {
     model: path.resolve(model),

@@ -485,6 +485,8 @@ export interface CompletionRequestRecord {
 export interface CompletionStatsParams {
   /** Only records with a larger id (default: all kept, at most the last 1024). */
   sinceId?: number;
+  /** Start a new `maxEventLoopStallMs` window after answering (e.g. once the model has loaded). */
+  resetEventLoopStall?: boolean;
 }
 
 export interface CompletionStatsResult {
@@ -507,10 +509,44 @@ export interface CompletionStatsResult {
   /** The request the model is working on now, if any. */
   active?: { id: number; phase: "prompt" | "generating"; generatedTokens: number };
   recent: CompletionRequestRecord[];
+  /** Longest the server's event loop was blocked, in ms, since it started or the last reset. */
+  maxEventLoopStallMs?: number;
 }
 
 /** Sent by the client (tests, benchmarks, diagnostics): the inline completion accounting. */
 export namespace CompletionStatsRequest {
   export const method = "streamsink/completion/stats" as const;
   export const type = new RequestType<CompletionStatsParams, CompletionStatsResult, void>(method);
+}
+
+// --- inline completions in huge documents ---
+// A document larger than `maxSyncedDocumentChars` is never synced to the server (parsing a
+// multi-megabyte didOpen alone blocks the server's event loop): the client keeps it to itself and
+// asks for completions with a bounded window of the text around the cursor instead.
+
+/** Documents longer than this (characters) are not synced; completions in them use windows. */
+export const maxSyncedDocumentChars = 512 * 1024;
+/** Characters of a completion window before and after the cursor (the prompt needs far fewer). */
+export const completionWindowChars = { before: 64 * 1024, after: 8 * 1024 } as const;
+/** Window starts are multiples of this, so consecutive keystrokes share one (KV cache reuse). */
+export const completionWindowGrid = 4096;
+
+export interface InlineCompletionWindowParams {
+  /** The document's URI (keys the server's per-document state). */
+  uri: string;
+  /** text[offset] is the cursor; text is a window of the document (at most before + after chars). */
+  text: string;
+  offset: number;
+}
+
+/** Sent by the client: an inline completion in a window of an unsynced (huge) document. */
+export namespace InlineCompletionWindowRequest {
+  export const method = "streamsink/completion/window" as const;
+  export const type = new RequestType<InlineCompletionWindowParams, { items: { insertText: string }[] } | null, void>(method);
+}
+
+/** The window of `text` sent for a cursor at `offset`: grid-aligned start, bounded both ways. */
+export function completionWindow(text: { readonly length: number }, offset: number): { start: number; end: number } {
+  const start = Math.max(0, Math.floor((offset - completionWindowChars.before) / completionWindowGrid) * completionWindowGrid);
+  return { start, end: Math.min(text.length, offset + completionWindowChars.after) };
 }

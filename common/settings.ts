@@ -35,6 +35,13 @@ export interface Settings {
   threads: "auto" | number;
   logLevel: LogLevel;
   completions: CompletionSettings;
+  download: DownloadSettings;
+}
+
+/** Model downloads. */
+export interface DownloadSettings {
+  /** Hosts (`name` or `name:port`) that models may be downloaded from over plain http://. */
+  allowHttpHosts: string[];
 }
 
 /** Inline (ghost text) completions. */
@@ -57,6 +64,7 @@ export const defaultSettings: Settings = {
   threads: "auto",
   logLevel: "info",
   completions: { enable: true, languages: { "*": true }, maxTokens: 48, maxLines: 8, debounceMs: 50 },
+  download: { allowHttpHosts: [] },
 };
 
 /** Bounds that keep absurd values from reaching llama.cpp. */
@@ -186,6 +194,22 @@ function text(raw: unknown, key: string, problems: SettingProblem[]): string {
   return raw.trim();
 }
 
+/** A list of host names (optionally with :port); anything else is dropped with a problem. */
+function hostList(raw: unknown, key: string, problems: SettingProblem[]): string[] {
+  if (raw === undefined || raw === null) return [];
+  if (!Array.isArray(raw)) {
+    problems.push({ key, message: `streamsink.${key} must be a list of host names like ["localhost", "models.lan:8080"]; using none.` });
+    return [];
+  }
+  const hosts: string[] = [];
+  for (const entry of raw.slice(0, 100)) {
+    const host = typeof entry === "string" ? entry.trim().toLowerCase() : "";
+    if (/^(\[[0-9a-f:.]+\]|[a-z0-9.-]+)(:\d{1,5})?$/.test(host) && host.length <= 255) hosts.push(host);
+    else problems.push({ key, message: `streamsink.${key} lists ${JSON.stringify(entry)}, which is not a host name (no scheme, path or wildcard); ignoring it.` });
+  }
+  return hosts;
+}
+
 /**
  * Turns raw configuration values (anything a user can type into settings.json) into a valid
  * Settings object. Never throws; every value it had to replace is listed in `problems`.
@@ -251,6 +275,7 @@ export function sanitizeSettings(
         problems,
       ),
     },
+    download: { allowHttpHosts: hostList(get("download.allowHttpHosts"), "download.allowHttpHosts", problems) },
   };
   return { settings, problems };
 }

@@ -1,11 +1,18 @@
 // Inline completions: the standard LSP `textDocument/inlineCompletion` (vscode-languageclient
 // registers VS Code's provider from the `inlineCompletionProvider` capability), answered by the
 // CompletionService on its own StreamingLLM sequence, plus `streamsink/completion/stats`.
-import type { Connection, TextDocuments } from "vscode-languageserver/node";
+import { ResponseError, type Connection, type TextDocuments } from "vscode-languageserver/node";
 import type { TextDocument } from "vscode-languageserver-textdocument";
-import { CompletionStatsRequest } from "../common/protocol";
-import { isInteger, isRecord } from "../common/validate";
+import {
+  completionWindowChars,
+  CompletionStatsRequest,
+  ErrorCodes,
+  InlineCompletionWindowRequest,
+  type InlineCompletionWindowParams,
+} from "../common/protocol";
+import { isInteger, isRecord, isString } from "../common/validate";
 import { CompletionService } from "./completion/service";
+import { maxEventLoopStallMs, resetEventLoopStall, startEventLoopMonitor } from "./eventLoop";
 import type { Engine } from "./engine";
 import { errorMessage, type Logger } from "./log";
 import type { SequenceRegistry } from "./sequences";
@@ -18,7 +25,20 @@ export interface CompletionDeps {
   documents: TextDocuments<TextDocument>;
 }
 
+/** Longest window text accepted (the client sends at most before + after characters). */
+const windowLimit = completionWindowChars.before + completionWindowChars.after + 65_536;
+
+function validWindowParams(params: unknown): params is InlineCompletionWindowParams {
+  return (
+    isRecord(params) &&
+    isString(params.uri, 4096) &&
+    isString(params.text, windowLimit) &&
+    isInteger(params.offset, 0, params.text.length)
+  );
+}
+
 export function registerCompletions({ connection, engine, log, sequences, documents }: CompletionDeps): CompletionService {
+  startEventLoopMonitor();
   const service = new CompletionService(engine, log, documents);
   engine.addListener(service);
   sequences.add({ label: "completion", stats: () => service.sequenceStats(), reset: () => service.reset() });
@@ -32,9 +52,28 @@ export function registerCompletions({ connection, engine, log, sequences, docume
       return null;
     }
   });
+  connection.onRequest(InlineCompletionWindowRequest.type, async (params, token) => {
+    if (!validWindowParams(params)) {
+      throw new ResponseError(
+        ErrorCodes.invalidParams,
+        `${InlineCompletionWindowRequest.method} needs {uri: string, text: string of at most ${windowLimit} characters, offset: 0..text.length}.`,
+      );
+    }
+    try {
+      const position = { line: 0, character: 0 };
+      const list = await service.complete({ textDocument: { uri: params.uri }, position, context: { triggerKind: 1 } }, token, params);
+      const text = (item: (typeof list & {})["items"][number]) => (typeof item.insertText === "string" ? item.insertText : item.insertText.value);
+      return list === null ? null : { items: list.items.map((item) => ({ insertText: text(item) })) };
+    } catch (error) {
+      log.error(`Inline completion failed: ${errorMessage(error)}`);
+      return null;
+    }
+  });
   connection.onRequest(CompletionStatsRequest.type, (params) => {
     const sinceId = isRecord(params) && isInteger(params.sinceId, 0, Number.MAX_SAFE_INTEGER) ? params.sinceId : 0;
-    return service.stats(sinceId);
+    const stats = { ...service.stats(sinceId), maxEventLoopStallMs: maxEventLoopStallMs() };
+    if (isRecord(params) && params.resetEventLoopStall === true) resetEventLoopStall();
+    return stats;
   });
   return service;
 }

@@ -194,7 +194,7 @@ export function registerDiagnostics(deps: DiagnosticsDeps): { dispose(): void } 
     return { label, message: `Cleared the ${label} KV cache (${before} cells were in use).` };
   });
 
-  registerModelDownloads(connection, log);
+  registerModelDownloads(connection, log, () => engine.currentSettings?.download);
 
   let lastFill = "";
   const timer = setInterval(() => {

@@ -1,10 +1,12 @@
 // Model downloads, run in the server process so the extension host never loads native modules:
-// resolves `hf:` URIs, downloads with node-llama-cpp's downloader (ipull: parallel ranges, retries,
-// resumable `.ipull` partial files), then checks size, SHA-256 and the GGUF header before the file
-// replaces anything. A failed or corrupted download never touches a model that is already there.
+// resolves `hf:` URIs, downloads over bounded HTTP (server/download/: https only unless allowed,
+// timeouts on every request, a redirect limit, capped manifests, a declared-size-or-cap rule for
+// the body, retries with backoff and Range resume, Cancel in every phase, credentials redacted),
+// then checks size, SHA-256 and the GGUF header before the file replaces anything. The file is
+// written under a temporary name; a partial or failed download is never taken as a model.
 import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
-import { mkdir, rename, rm, stat } from "node:fs/promises";
+import { mkdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
 import {
   LSPErrorCodes,
@@ -13,7 +15,6 @@ import {
   type Connection,
 } from "vscode-languageserver/node";
 import {
-  fileUri,
   fileUrl,
   huggingFaceEndpoint,
   isSha256,
@@ -33,24 +34,21 @@ import {
   type DownloadModelResult,
   type DownloadProgress,
 } from "../common/protocol";
+import type { DownloadSettings } from "../common/settings";
 import { isRecord, isString } from "../common/validate";
+import { downloadBody } from "./download/body";
+import { defaultNetPolicy, DownloadError, maxManifestBytes, open, readCapped, send, type NetPolicy } from "./download/http";
+import { redactText, redactUrl, secretsOf } from "../common/redact";
 import { loadLlamaCpp } from "./llamaRuntime";
 import { errorMessage, type Logger } from "./log";
 import { checkModelFile } from "./modelFile";
 
+export { DownloadError } from "./download/http";
+
 /** Sub-folder of the models folder that holds downloads in progress (and their resumable parts). */
 export const partialFolder = ".partial";
 
-export class DownloadError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "DownloadError";
-  }
-}
-
 interface RemoteFacts {
-  /** What is handed to node-llama-cpp's downloader. */
-  downloaderUri: string;
   url: string;
   fileName: string;
   expectedSize?: number;
@@ -69,46 +67,50 @@ function validParams(params: unknown): params is DownloadModelParams {
   );
 }
 
-function hostOf(url: string): string {
+/** The hub's token (HF_TOKEN) for the hub's own origin only: never sent to its CDN or elsewhere. */
+function hubAuthorization(endpoint: string): (url: URL) => string | undefined {
+  const token = process.env.HF_TOKEN?.trim();
+  let origin: string | undefined;
   try {
-    return new URL(url).host;
+    origin = new URL(endpoint).origin;
   } catch {
-    return url;
+    origin = undefined;
   }
-}
-
-async function request(url: string, init: RequestInit, what: string): Promise<Response> {
-  try {
-    return await fetch(url, { ...init, signal: init.signal ?? AbortSignal.timeout(30_000) });
-  } catch (error) {
-    if (init.signal?.aborted) throw error;
-    const cause = (error as { cause?: { code?: string; message?: string } }).cause;
-    throw new DownloadError(
-      `Cannot reach ${hostOf(url)} to ${what} (${cause?.code ?? cause?.message ?? errorMessage(error)}). ` +
-        `Check the address and your network connection.`,
-    );
-  }
+  return (url) => (token && url.origin === origin ? `Bearer ${token}` : undefined);
 }
 
 /** Finds the file behind the address and what the server says about it (size, checksum). */
-async function resolveRemote(address: ModelAddress, givenSha: string | undefined, signal: AbortSignal): Promise<RemoteFacts> {
+async function resolveRemote(
+  address: ModelAddress,
+  givenSha: string | undefined,
+  signal: AbortSignal,
+  policy: NetPolicy,
+): Promise<RemoteFacts> {
   const endpoint = huggingFaceEndpoint(process.env);
   let file: Exclude<ModelAddress, { kind: "hf-tag" }>;
   if (address.kind === "hf-tag") {
     const url = manifestUrl(address, endpoint);
-    const response = await request(url, { headers: { "User-Agent": "llama-cpp" }, signal }, "resolve the model");
-    if (response.status === 404 || response.status === 400) {
+    const { response } = await open(url, { signal, policy, what: "resolve the model" });
+    if (response.statusCode !== 200) response.destroy();
+    const status = response.statusCode ?? 0;
+    if (status === 404 || status === 400) {
       throw new DownloadError(
-        `hf:${address.user}/${address.repo} has no "${address.tag}" quantization, or the repository does not exist (HTTP ${response.status}).`,
+        `hf:${address.user}/${address.repo} has no "${address.tag}" quantization, or the repository does not exist (HTTP ${status}).`,
       );
     }
-    if (response.status === 401 || response.status === 403) {
+    if (status === 401 || status === 403) {
       throw new DownloadError(
-        `hf:${address.user}/${address.repo} needs access rights (HTTP ${response.status}): accept its license on the hub and set HF_TOKEN.`,
+        `hf:${address.user}/${address.repo} needs access rights (HTTP ${status}): accept its license on the hub and set HF_TOKEN.`,
       );
     }
-    if (!response.ok) throw new DownloadError(`The hub could not resolve hf:${address.user}/${address.repo}:${address.tag} (HTTP ${response.status}).`);
-    const manifest = (await response.json().catch(() => undefined)) as { ggufFile?: { rfilename?: unknown } } | undefined;
+    if (status !== 200) throw new DownloadError(`The hub could not resolve hf:${address.user}/${address.repo}:${address.tag} (HTTP ${status}). Try again later.`);
+    const body = await readCapped(response, maxManifestBytes, `resolve hf:${address.user}/${address.repo}:${address.tag}`);
+    let manifest: { ggufFile?: { rfilename?: unknown } } | undefined;
+    try {
+      manifest = JSON.parse(body.toString("utf8")) as typeof manifest;
+    } catch {
+      manifest = undefined;
+    }
     const rfilename = manifest?.ggufFile?.rfilename;
     if (typeof rfilename !== "string" || !/\.gguf$/i.test(rfilename)) {
       throw new DownloadError(`The hub's answer for hf:${address.user}/${address.repo}:${address.tag} names no GGUF file.`);
@@ -119,7 +121,6 @@ async function resolveRemote(address: ModelAddress, givenSha: string | undefined
   }
   const url = fileUrl(file, endpoint);
   const facts: RemoteFacts = {
-    downloaderUri: file.kind === "hf-file" ? fileUri(file) : url,
     url,
     fileName: localFileName(file),
     expectedSha256: givenSha?.toLowerCase(),
@@ -127,18 +128,25 @@ async function resolveRemote(address: ModelAddress, givenSha: string | undefined
   };
   // HEAD without following redirects: the hub answers with a redirect to its CDN that carries the
   // file's size and SHA-256 (X-Linked-Size / X-Linked-ETag) for LFS files.
-  const head = await request(url, { method: "HEAD", redirect: "manual", signal }, "download the model");
-  if (head.status === 404 || head.status === 410) throw new DownloadError(`${url} was not found (HTTP ${head.status}).`);
-  if (head.status === 401 || head.status === 403) {
-    throw new DownloadError(`${url} needs access rights (HTTP ${head.status}). For gated hub models accept the license and set HF_TOKEN.`);
+  const head = await send(url, { method: "HEAD", signal, policy, what: "look up the model's size" });
+  head.destroy();
+  const status = head.statusCode ?? 0;
+  const shown = redactUrl(url);
+  if (status === 404 || status === 410) throw new DownloadError(`${shown} was not found (HTTP ${status}). Check the address.`);
+  if (status === 401 || status === 403) {
+    throw new DownloadError(`${shown} needs access rights (HTTP ${status}). For gated hub models accept the license and set HF_TOKEN.`);
   }
-  const linkedSize = Number(head.headers.get("x-linked-size"));
-  const contentLength = Number(head.headers.get("content-length"));
+  const header = (name: string): string | null => {
+    const value = head.headers[name];
+    return typeof value === "string" ? value : null;
+  };
+  const linkedSize = Number(header("x-linked-size"));
+  const contentLength = Number(header("content-length"));
   if (Number.isFinite(linkedSize) && linkedSize > 0) facts.expectedSize = linkedSize;
-  else if (head.status >= 200 && head.status < 300 && Number.isFinite(contentLength) && contentLength > 0) {
+  else if (status >= 200 && status < 300 && Number.isFinite(contentLength) && contentLength > 0) {
     facts.expectedSize = contentLength;
   }
-  const hubSha = sha256FromEtag(head.headers.get("x-linked-etag"));
+  const hubSha = sha256FromEtag(header("x-linked-etag"));
   if (!facts.expectedSha256 && hubSha && !isSplitPart(file.kind === "hf-file" ? file.file : url)) {
     facts.expectedSha256 = hubSha;
     facts.checksumSource = "hub";
@@ -146,10 +154,11 @@ async function resolveRemote(address: ModelAddress, givenSha: string | undefined
   return facts;
 }
 
-export async function sha256OfFile(filePath: string, onBytes?: (bytes: number) => void): Promise<string> {
+export async function sha256OfFile(filePath: string, onBytes?: (bytes: number) => void, signal?: AbortSignal): Promise<string> {
   const hash = createHash("sha256");
   let seen = 0;
-  for await (const chunk of createReadStream(filePath, { highWaterMark: 4 * 1024 * 1024 })) {
+  // The signal ends the read between chunks (Cancel while a many-GB file is verified).
+  for await (const chunk of createReadStream(filePath, { highWaterMark: 4 * 1024 * 1024, signal })) {
     hash.update(chunk as Buffer);
     seen += (chunk as Buffer).length;
     onBytes?.(seen);
@@ -173,7 +182,32 @@ function abortSignalFor(token: CancellationToken): AbortSignal {
   return controller.signal;
 }
 
-export function registerModelDownloads(connection: Connection, log: Logger): void {
+/** What a kept partial file is a part of: continued only when the next download is the same file. */
+interface PartInfo {
+  source: string;
+  expectedSize: number | null;
+  expectedSha256: string | null;
+}
+
+async function keptPart(partPath: string, info: PartInfo): Promise<boolean> {
+  try {
+    const kept = JSON.parse(await readFile(`${partPath}.json`, "utf8")) as Partial<PartInfo>;
+    if (kept.source === info.source && kept.expectedSize === info.expectedSize && kept.expectedSha256 === info.expectedSha256) {
+      return (await sizeOf(partPath)) !== undefined;
+    }
+  } catch {
+    // No (readable) record: the part cannot be trusted.
+  }
+  await rm(partPath, { force: true });
+  await writeFile(`${partPath}.json`, JSON.stringify(info));
+  return false;
+}
+
+export function registerModelDownloads(
+  connection: Connection,
+  log: Logger,
+  settings: () => DownloadSettings | undefined,
+): void {
   const active = new Set<string>();
 
   connection.onRequest(DownloadModelRequest.type, async (params, token): Promise<DownloadModelResult> => {
@@ -184,6 +218,13 @@ export function registerModelDownloads(connection: Connection, log: Logger): voi
       );
     }
     const signal = abortSignalFor(token);
+    const shown = redactUrl(params.uri);
+    const secrets = secretsOf(params.uri);
+    const policy: NetPolicy = {
+      ...defaultNetPolicy,
+      allowHttpHosts: settings()?.allowHttpHosts ?? [],
+      authorizationFor: hubAuthorization(huggingFaceEndpoint(process.env)),
+    };
     let lastSent = 0;
     const progress = (update: Omit<DownloadProgress, "downloadId">, force = false) => {
       const now = Date.now();
@@ -195,25 +236,23 @@ export function registerModelDownloads(connection: Connection, log: Logger): voi
     try {
       const address = parseModelAddress(params.uri);
       progress({ phase: "resolving", downloadedBytes: 0, totalBytes: 0 }, true);
-      const remote = await resolveRemote(address, params.sha256, signal);
+      const remote = await resolveRemote(address, params.sha256, signal, policy);
       const finalPath = path.join(params.directory, remote.fileName);
       if (active.has(finalPath)) throw new DownloadError(`${remote.fileName} is already being downloaded.`);
       active.add(finalPath);
       owned = finalPath;
-      log.info(
-        `Downloading ${params.uri} → ${finalPath} (${remote.expectedSize ?? "unknown"} bytes, checksum: ${remote.checksumSource}).`,
-      );
+      log.info(`Downloading ${shown} → ${finalPath} (${remote.expectedSize ?? "unknown"} bytes, checksum: ${remote.checksumSource}).`);
 
       // Already there and verified: nothing to download.
       const existingSize = await sizeOf(finalPath);
       if (existingSize !== undefined && remote.expectedSize === existingSize) {
-        const existingSha = remote.expectedSha256 ? await sha256OfFile(finalPath) : undefined;
+        const existingSha = remote.expectedSha256 ? await sha256OfFile(finalPath, undefined, signal) : undefined;
         if (!remote.expectedSha256 || existingSha === remote.expectedSha256) {
           log.info(`${finalPath} is already downloaded and matches the remote file.`);
           return {
             path: finalPath,
             sizeBytes: existingSize,
-            sha256: existingSha ?? (await sha256OfFile(finalPath)),
+            sha256: existingSha ?? (await sha256OfFile(finalPath, undefined, signal)),
             checksumSource: remote.checksumSource,
             resumed: false,
             alreadyPresent: true,
@@ -223,68 +262,66 @@ export function registerModelDownloads(connection: Connection, log: Logger): voi
 
       const staging = path.join(params.directory, partialFolder);
       await mkdir(staging, { recursive: true });
-      const stagedPath = path.join(staging, remote.fileName);
-      const resumed = (await sizeOf(`${stagedPath}.ipull`)) !== undefined;
-      // A finished but unverified file from an earlier run is not trusted: start it over.
-      await rm(stagedPath, { force: true });
-      const llamaCpp = await loadLlamaCpp();
-      const downloader = await llamaCpp.createModelDownloader({
-        modelUri: remote.downloaderUri,
-        dirPath: staging,
-        fileName: remote.fileName,
-        skipExisting: false,
-        deleteTempFileOnCancel: false,
-        showCliProgress: false,
-        onProgress: ({ downloadedSize, totalSize }) =>
-          progress({ phase: "downloading", downloadedBytes: downloadedSize, totalBytes: totalSize }),
+      // The download's temporary name: only a checked file is renamed to the model's name.
+      const partPath = path.join(staging, `${remote.fileName}.part`);
+      const source = createHash("sha256").update(remote.url).digest("hex");
+      await keptPart(partPath, {
+        source,
+        expectedSize: remote.expectedSize ?? null,
+        expectedSha256: remote.expectedSha256 ?? null,
       });
-      if (downloader.totalFiles !== 1) {
-        await downloader.cancel({ deleteTempFile: true });
-        throw new DownloadError(`${params.uri} is split into ${downloader.totalFiles} files; StreamSink downloads single-file GGUF models.`);
-      }
-      const downloaded = await downloader.download({ signal });
-      // ipull ends a cancelled transfer quietly: never verify (and delete) a partial file.
+      const body = await downloadBody({
+        url: remote.url,
+        partPath,
+        expectedSize: remote.expectedSize,
+        signal,
+        policy,
+        onProgress: (bytes, total) => progress({ phase: "downloading", downloadedBytes: bytes, totalBytes: total ?? 0 }),
+        log: (message) => log.warn(redactText(message, secrets)),
+      });
       if (signal.aborted) throw new DownloadError("cancelled");
-      progress({ phase: "verifying", downloadedBytes: downloader.downloadedSize, totalBytes: downloader.totalSize }, true);
+      const resumed = body.resumedFrom > 0;
+      progress({ phase: "verifying", downloadedBytes: body.size, totalBytes: body.size }, true);
 
       // Verify before anything is replaced.
-      const size = (await sizeOf(downloaded)) ?? 0;
-      const expectedSize = remote.expectedSize ?? (downloader.totalSize > 0 ? downloader.totalSize : undefined);
+      const size = (await sizeOf(partPath)) ?? 0;
       const corrupted = async (why: string): Promise<never> => {
-        await rm(downloaded, { force: true });
-        await rm(`${downloaded}.ipull`, { force: true });
+        await rm(partPath, { force: true });
+        await rm(`${partPath}.json`, { force: true });
         throw new DownloadError(
-          `The download of ${params.uri} is corrupted: ${why}. It was deleted` +
+          `The download of ${shown} is corrupted: ${why}. It was deleted` +
             `${existingSize !== undefined ? `; the model already at ${finalPath} is unchanged` : ""}. Run “StreamSink: Download Model” again.`,
         );
       };
-      if (expectedSize !== undefined && size !== expectedSize) {
-        await corrupted(`it has ${size} bytes but the server announced ${expectedSize}`);
+      if (remote.expectedSize !== undefined && size !== remote.expectedSize) {
+        await corrupted(`it has ${size} bytes but the server announced ${remote.expectedSize}`);
       }
-      const sha256 = await sha256OfFile(downloaded, (bytes) =>
-        progress({ phase: "verifying", downloadedBytes: bytes, totalBytes: size }),
-      );
+      const sha256 = await sha256OfFile(partPath, (bytes) => progress({ phase: "verifying", downloadedBytes: bytes, totalBytes: size }), signal);
       if (remote.expectedSha256 && sha256 !== remote.expectedSha256) {
         await corrupted(`its SHA-256 is ${sha256} but ${remote.checksumSource === "hub" ? "the hub" : "you"} gave ${remote.expectedSha256}`);
       }
+      const llamaCpp = await loadLlamaCpp();
       try {
-        await checkModelFile(llamaCpp, downloaded);
+        await checkModelFile(llamaCpp, partPath);
       } catch (error) {
         await corrupted(errorMessage(error));
       }
-      await rename(downloaded, finalPath);
-      log.info(`Downloaded and verified ${finalPath} (${size} bytes, sha256 ${sha256}${resumed ? ", resumed" : ""}).`);
+      await rename(partPath, finalPath);
+      await rm(`${partPath}.json`, { force: true });
+      log.info(`Downloaded and verified ${finalPath} (${size} bytes, sha256 ${sha256}${resumed ? `, resumed at byte ${body.resumedFrom}` : ""}).`);
       return { path: finalPath, sizeBytes: size, sha256, checksumSource: remote.checksumSource, resumed, alreadyPresent: false };
     } catch (error) {
       if (signal.aborted) {
-        log.info(`Download of ${params.uri} cancelled; the partial file is kept to resume later.`);
+        log.info(`Download of ${shown} cancelled; what was received is kept to resume later.`);
         throw new ResponseError(LSPErrorCodes.RequestCancelled, "Download cancelled. Download the same model again to resume it.");
       }
       if (error instanceof ResponseError) throw error;
-      const message =
+      const message = redactText(
         error instanceof ModelUriError || error instanceof DownloadError
           ? error.message
-          : `Downloading ${params.uri} failed: ${errorMessage(error)}. Run “StreamSink: Download Model” again to resume.`;
+          : `Downloading ${shown} failed: ${errorMessage(error)}. Run “StreamSink: Download Model” again to resume.`,
+        secrets,
+      );
       log.error(message);
       throw new ResponseError(-32_603, message);
     } finally {

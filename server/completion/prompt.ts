@@ -52,19 +52,26 @@ function isLineStart(text: string, offset: number): boolean {
   return offset === 0 || text[offset - 1] === "\n";
 }
 
-/** Offset of the first line start at or after `offset` (or `limit` if there is none before it). */
-function nextLineStart(text: string, offset: number, limit: number): number {
-  if (isLineStart(text, offset)) return offset;
-  const newline = text.indexOf("\n", offset);
-  return newline < 0 || newline + 1 > limit ? limit : newline + 1;
-}
-
 /** Code rarely has more characters per token than this; bounds how far up the window can start. */
-const maxCharsPerToken = 8;
+export const maxCharsPerToken = 8;
+
+/**
+ * Start of the line holding `offset`, searched no further back than `floor`: -1 when the line
+ * starts before it (a long line). Bounded by offset - floor, whatever the document's size.
+ */
+export function lineStartWithin(text: string, offset: number, floor: number): number {
+  // A slice is a view (no copy), so its lastIndexOf stops at the floor: a plain lastIndexOf on a
+  // one-line document would walk back to the document's start.
+  const newline = text.slice(floor, offset).lastIndexOf("\n");
+  if (newline >= 0) return floor + newline + 1;
+  return isLineStart(text, floor) ? floor : -1;
+}
 
 /**
  * Chooses the earliest line start such that text[start, offset) is at most `target` tokens
- * (binary search over the line starts in reach). Returns the start and its tokens.
+ * (binary search over the line starts in reach). Returns the start and its tokens. Only the
+ * `target * maxCharsPerToken` characters before the cursor are ever looked at or tokenized: on a
+ * line longer than that (minified code) the window starts inside the line.
  */
 function chooseAnchor(
   text: string,
@@ -72,8 +79,11 @@ function chooseAnchor(
   target: number,
   tokenize: (text: string) => number[],
 ): { start: number; tokens: number[] } {
-  const lineStart = text.lastIndexOf("\n", offset - 1) + 1;
-  const starts = [nextLineStart(text, Math.max(0, offset - target * maxCharsPerToken), lineStart)];
+  const floor = Math.max(0, offset - target * maxCharsPerToken);
+  const lineStart = lineStartWithin(text, offset, floor);
+  if (lineStart < 0) return fitTail(text, floor, offset, target, tokenize);
+  // The first line start at or after the floor; every newline searched lies before lineStart.
+  const starts = [isLineStart(text, floor) ? floor : text.indexOf("\n", floor) + 1];
   for (let i = text.indexOf("\n", starts[0]!); i >= 0 && i + 1 <= lineStart; i = text.indexOf("\n", i + 1)) {
     if (i + 1 > starts[starts.length - 1]!) starts.push(i + 1);
   }
@@ -91,9 +101,30 @@ function chooseAnchor(
     }
   }
   if (best !== undefined) return best;
-  // The cursor's own line does not fit: keep its last `target` tokens (no stable anchor possible).
-  const tokens = tokenize(text.slice(lineStart, offset));
-  return { start: lineStart, tokens: tokens.slice(Math.max(0, tokens.length - target)) };
+  // The cursor's own line does not fit: a window inside it.
+  return fitTail(text, lineStart, offset, target, tokenize);
+}
+
+/**
+ * A start inside text[from, offset) whose tail has at most `target` tokens: the window shrinks by
+ * the measured characters per token (a few tokenizations of at most offset - from characters), so
+ * the start can be kept as the anchor while the user types on (the tail then still fits).
+ */
+function fitTail(
+  text: string,
+  from: number,
+  offset: number,
+  target: number,
+  tokenize: (text: string) => number[],
+): { start: number; tokens: number[] } {
+  let start = from;
+  for (let attempt = 0; attempt < 4; attempt++) {
+    const tokens = tokenize(text.slice(start, offset));
+    if (tokens.length <= target) return { start, tokens };
+    start = Math.max(start + 1, offset - Math.floor(((offset - start) * target * 0.95) / tokens.length));
+  }
+  const tokens = tokenize(text.slice(start, offset));
+  return { start, tokens: tokens.slice(Math.max(0, tokens.length - target)) };
 }
 
 export function buildPrompt(options: PromptOptions): Prompt {
@@ -109,7 +140,15 @@ export function buildPrompt(options: PromptOptions): Prompt {
   let anchor = options.anchor;
   let prefixTokens: number[] | undefined;
   let reanchored = false;
-  if (anchor !== undefined && anchor <= offset && isLineStart(text, anchor)) {
+  // A kept anchor is a line start, or (long lines) a point on the cursor's line; either way only a
+  // bounded number of characters before the cursor is tokenized.
+  const window = prefixBudget * maxCharsPerToken;
+  if (
+    anchor !== undefined &&
+    anchor <= offset &&
+    offset - anchor <= window &&
+    (isLineStart(text, anchor) || lineStartWithin(text, offset, anchor) < 0)
+  ) {
     const tokens = tokenize(text.slice(anchor, offset));
     if (tokens.length <= prefixBudget) prefixTokens = tokens;
   }

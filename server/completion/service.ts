@@ -22,7 +22,7 @@ import { shiftCapabilityOfModel } from "../kv/shiftCapability";
 import { StreamingSequence } from "../kv/streamingSequence";
 import { errorMessage, type Logger } from "../log";
 import { SerialQueue } from "../serialQueue";
-import { buildPrompt, type FimTokenIds } from "./prompt";
+import { buildPrompt, lineStartWithin, type FimTokenIds } from "./prompt";
 import { findStop, finishSuggestion, fitToCursorIndent, withoutCursorIndent, type StopContext } from "./stopRules";
 
 /** Suffix tokens in a FIM prompt: re-evaluated on every keystroke, so kept short. */
@@ -111,7 +111,15 @@ export class CompletionService implements ModelListener {
     };
   }
 
-  async complete(params: InlineCompletionParams, token: CancellationLike): Promise<InlineCompletionList | null> {
+  /**
+   * `window`: a window of an unsynced (huge) document, its text and the cursor offset in it
+   * (InlineCompletionWindowRequest); params.position is then only echoed in the answer's range.
+   */
+  async complete(
+    params: InlineCompletionParams,
+    token: CancellationLike,
+    window?: { text: string; offset: number },
+  ): Promise<InlineCompletionList | null> {
     const started = performance.now();
     const id = ++this.nextId;
     this.counts.requests++;
@@ -132,15 +140,15 @@ export class CompletionService implements ModelListener {
     };
 
     const settings: CompletionSettings = this.engine.currentSettings?.completions ?? defaultSettings.completions;
-    const document = this.documents.get(params.textDocument.uri);
+    const document = window === undefined ? this.documents.get(params.textDocument.uri) : undefined;
     const loaded = this.loaded;
-    if (!settings.enable || document === undefined || loaded === undefined) {
+    if (!settings.enable || (document === undefined && window === undefined) || loaded === undefined) {
       record("skipped");
       return null;
     }
-    const uri = document.uri;
-    const text = document.getText();
-    const offset = document.offsetAt(params.position);
+    const uri = params.textDocument.uri;
+    const text = window?.text ?? document!.getText();
+    const offset = window?.offset ?? document!.offsetAt(params.position);
     const key = SuggestionCache.keyOf(uri, text, offset);
     const range = { start: params.position, end: params.position };
 
@@ -235,10 +243,12 @@ export class CompletionService implements ModelListener {
 
     const meter = sequence.sequence.tokenMeter;
     const meterBefore = meter.usedInputTokens;
-    const lineStart = text.lastIndexOf("\n", offset - 1) + 1;
+    // The line before the cursor, cut to its last suffixContextChars on a long (minified) line.
+    const lineFloor = Math.max(0, offset - suffixContextChars);
+    const lineStart = lineStartWithin(text, offset, lineFloor);
     const stopContext: StopContext = {
       maxLines: settings.maxLines,
-      linePrefix: text.slice(lineStart, offset),
+      linePrefix: text.slice(lineStart < 0 ? lineFloor : lineStart, offset),
       suffix: text.slice(offset, offset + suffixContextChars),
     };
     const stopTokens = new Set<Token>(

@@ -10,6 +10,8 @@
 //     the start of that text ("a, b)" before ")") is trimmed.
 // Pure: no node-llama-cpp, no LSP.
 
+import { lineStartWithin } from "./prompt";
+
 export interface StopContext {
   /** Upper bound on lines in the suggestion (a first line that only ends the cursor line is free). */
   maxLines: number;
@@ -186,7 +188,9 @@ export interface IndentView {
  * prompt ending in spaces makes them indent a second time.
  */
 export function withoutCursorIndent(text: string, offset: number): IndentView {
-  const lineStart = text.lastIndexOf("\n", offset - 1) + 1;
+  // Indentation longer than this is not the editor's auto-indent (and never scanned for).
+  const lineStart = lineStartWithin(text, offset, Math.max(0, offset - 1024));
+  if (lineStart < 0) return { text, offset, indent: "" };
   const indent = text.slice(lineStart, offset);
   if (indent === "" || !/^[ \t]+$/.test(indent)) return { text, offset, indent: "" };
   return { text: text.slice(0, lineStart) + text.slice(offset), offset: lineStart, indent };

@@ -14,6 +14,7 @@ import { SuggestionCache, type SuggestionKey } from "../../common/suggestionCach
 import type { ServerConnection } from "../client";
 import { log } from "../log";
 import { cancellableDelay } from "./debounce";
+import { DocumentSyncGate } from "./hugeDocuments";
 
 function keyAt(document: vscode.TextDocument, position: vscode.Position): SuggestionKey {
   const offset = document.offsetAt(position);
@@ -38,6 +39,7 @@ function firstText(
 
 export function registerCompletions(connection: ServerConnection): vscode.Disposable {
   const cache = new SuggestionCache(32);
+  const gate = new DocumentSyncGate(connection);
   const provide: Middleware["provideInlineCompletionItems"] = async (
     document,
     position,
@@ -56,7 +58,9 @@ export function registerCompletions(connection: ServerConnection): vscode.Dispos
       if (!(await cancellableDelay(settings.debounceMs, token))) return null;
     }
     try {
-      const result = await next(document, position, context, token);
+      const result = gate.isSynced(document)
+        ? await next(document, position, context, token)
+        : await gate.completeInWindow(document, position, token);
       const text = firstText(result);
       if (text !== undefined && !token.isCancellationRequested) cache.add(key, text);
       return result;
@@ -72,6 +76,7 @@ export function registerCompletions(connection: ServerConnection): vscode.Dispos
       delete connection.middleware.provideInlineCompletionItems;
     }
     closed.dispose();
+    gate.dispose();
     cache.clear();
   });
 }

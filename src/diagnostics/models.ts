@@ -14,6 +14,7 @@ import { formatBytes } from "../../common/diagnosticsView";
 import type { ServerConnection } from "../client";
 import { section } from "../config";
 import { log } from "../log";
+import { redactText, redactUrl, secretsOf } from "../../common/redact";
 
 export interface RecommendedModel {
   label: string;
@@ -148,7 +149,7 @@ export async function downloadModel(
   const downloadId = randomUUID();
   const address = uri.trim();
   return vscode.window.withProgress(
-    { location: vscode.ProgressLocation.Notification, title: `StreamSink: downloading ${address}`, cancellable: true },
+    { location: vscode.ProgressLocation.Notification, title: `StreamSink: downloading ${redactUrl(address)}`, cancellable: true },
     async (progress, token) => {
       let reported = 0;
       const subscription = router.listen(downloadId, (update) => {
@@ -164,7 +165,7 @@ export async function downloadModel(
           token,
         );
         log.info(
-          `Downloaded ${address} to ${result.path} (${result.sizeBytes} bytes, sha256 ${result.sha256}, checksum ${result.checksumSource}` +
+          `Downloaded ${redactUrl(address)} to ${result.path} (${result.sizeBytes} bytes, sha256 ${result.sha256}, checksum ${result.checksumSource}` +
             `${result.resumed ? ", resumed" : ""}${result.alreadyPresent ? ", already present" : ""}).`,
         );
         await setModelPath(result.path);
@@ -181,9 +182,15 @@ export async function downloadModel(
           );
           return undefined;
         }
-        const message = error instanceof Error ? error.message : String(error);
+        const message = redactText(error instanceof Error ? error.message : String(error), secretsOf(address));
         log.error(`Download failed: ${message}`);
-        const choice = await vscode.window.showErrorMessage(`StreamSink: ${message}`, "Retry", "Show Log");
+        // A refused http:// address: the fix is a setting, so offer it.
+        const httpRefused = message.includes("streamsink.download.allowHttpHosts");
+        const actions = httpRefused ? ["Open Settings", "Show Log"] : ["Retry", "Show Log"];
+        const choice = await vscode.window.showErrorMessage(`StreamSink: ${message}`, ...actions);
+        if (choice === "Open Settings") {
+          await vscode.commands.executeCommand("workbench.action.openSettings", "streamsink.download.allowHttpHosts");
+        }
         if (choice === "Retry") return downloadModel(context, connection, router, address, sha256);
         if (choice === "Show Log") await vscode.commands.executeCommand("streamsink.showLog");
         return undefined;

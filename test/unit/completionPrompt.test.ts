@@ -3,7 +3,7 @@
 // easy to reason about; the real tokenizer is exercised in test/model/completion.test.ts.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { buildPrompt, reanchorFill, type PromptOptions } from "../../server/completion/prompt";
+import { buildPrompt, lineStartWithin, maxCharsPerToken, reanchorFill, type PromptOptions } from "../../server/completion/prompt";
 
 const vocabulary = new Map<string, number>();
 function tokenize(text: string): number[] {
@@ -103,5 +103,35 @@ describe("completion prompt", () => {
     assert.ok(prompt.tokens.length <= 100);
     assert.deepEqual(prompt.tokens.slice(-2), [fim.suffix, fim.middle], "nothing after the cursor");
     assert.equal(prompt.tokens.at(-3), tokenize(" ")[0], "the last prefix token is the one before the cursor");
+  });
+
+  it("a 5 MB one-line document: only a bounded window around the cursor is ever tokenized", () => {
+    const text = "var a=function(b){return b+1};".repeat(Math.ceil((5 * 1024 * 1024) / 30));
+    let longest = 0;
+    const counting = (part: string) => {
+      longest = Math.max(longest, part.length);
+      return tokenize(part);
+    };
+    const budget = 200;
+    for (const offset of [text.length, text.length >> 1]) {
+      longest = 0;
+      const first = buildPrompt(options(text, offset, { tokenize: counting, budget }));
+      assert.ok(longest <= budget * maxCharsPerToken, `tokenized ${longest} characters at once`);
+      assert.ok(first.tokens.length <= budget);
+      assert.ok(first.prefixTokens > budget / 4, `the window is used (${first.prefixTokens} prefix tokens)`);
+      // Typing forward on the long line keeps the (mid-line) anchor, so the KV cache is reused.
+      const typed = text.slice(0, offset) + "x" + text.slice(offset);
+      const next = buildPrompt(options(typed, offset + 1, { tokenize: counting, budget, anchor: first.anchor }));
+      assert.equal(next.anchor, first.anchor);
+      assert.equal(next.reanchored, false);
+      assert.ok(longest <= budget * maxCharsPerToken, `tokenized ${longest} characters at once`);
+    }
+  });
+
+  it("lineStartWithin finds the cursor's line start without looking past the floor", () => {
+    assert.equal(lineStartWithin("ab\ncd", 5, 0), 3);
+    assert.equal(lineStartWithin("abcdef", 5, 0), 0);
+    assert.equal(lineStartWithin("abcdef", 5, 2), -1, "the line starts before the floor");
+    assert.equal(lineStartWithin("ab\ncd", 5, 3), 3, "a floor on a line start");
   });
 });

@@ -121,4 +121,15 @@ describe("sanitizeSettings", () => {
     assert.ok(restartServerSettings.includes("model.backend"));
     assert.ok(!restartServerSettings.includes("model.path"), "a new model path is applied live");
   });
+
+  it("download.allowHttpHosts keeps host names (with ports), drops anything else with a problem", () => {
+    const { settings, problems } = sanitizeSettings(
+      lookupFrom({ "download.allowHttpHosts": ["Models.LAN", "127.0.0.1:8080", "http://evil.example", "*", 42, "[::1]:80"] }),
+    );
+    assert.deepEqual(settings.download.allowHttpHosts, ["models.lan", "127.0.0.1:8080", "[::1]:80"]);
+    assert.equal(problems.length, 3);
+    assert.match(problems[0]!.message, /not a host name/);
+    assert.deepEqual(sanitizeSettings(lookupFrom({ "download.allowHttpHosts": "localhost" })).settings.download.allowHttpHosts, []);
+    assert.deepEqual(defaultSettings.download.allowHttpHosts, [], "https only by default");
+  });
 });
