@@ -1,7 +1,8 @@
 // Turns model output (untrusted Markdown) into DOM nodes, safely:
 //   code written without a fence is fenced first (unfencedCode.ts) →
 //   markdown-it with raw HTML disabled (HTML in the output is shown as text) and its link
-//   validation (no javascript:/vbscript:/data: links) → highlight.js for code blocks →
+//   validation (no javascript:/vbscript:/data: links) → highlight.js for code blocks that name
+//   their language (never guessed: highlightAuto tries every grammar; blocks over 20K characters stay plain) →
 //   DOMPurify on the result (an allowlist of tags and attributes, http(s)/mailto links only),
 //   returned as a DocumentFragment: no innerHTML assignment of model output anywhere.
 // Code blocks get a toolbar (language, Copy, Insert at cursor) built with DOM APIs.
@@ -10,6 +11,9 @@ import hljs from "highlight.js/lib/common";
 import MarkdownIt from "markdown-it";
 import { fenceUnfencedCode } from "./unfencedCode";
 
+/** Code blocks longer than this are shown without highlighting. */
+export const plainCodeChars = 20_000;
+
 const markdown = new MarkdownIt({
   html: false,
   linkify: true,
@@ -17,11 +21,11 @@ const markdown = new MarkdownIt({
   breaks: true,
   highlight: (code, language) => {
     const lang = language.trim().toLowerCase();
+    if (lang === "" || code.length > plainCodeChars || !hljs.getLanguage(lang)) return ""; // markdown-it escapes it
     try {
-      if (lang !== "" && hljs.getLanguage(lang)) return hljs.highlight(code, { language: lang, ignoreIllegals: true }).value;
-      return hljs.highlightAuto(code).value;
+      return hljs.highlight(code, { language: lang, ignoreIllegals: true }).value;
     } catch {
-      return ""; // markdown-it escapes the code itself
+      return "";
     }
   },
 });
@@ -85,23 +89,42 @@ export function renderMarkdown(text: string, doc: Document = document, actions?:
     const source = code?.textContent ?? pre.textContent ?? "";
     const language = /language-([\w+#.-]+)/.exec(code?.className ?? "")?.[1] ?? "";
     code?.classList.add("hljs");
-    const block = doc.createElement("div");
-    block.className = "code-block";
-    const bar = doc.createElement("div");
-    bar.className = "code-bar";
-    const name = doc.createElement("span");
-    name.className = "code-language";
-    name.textContent = language || "text";
-    bar.append(name);
-    if (actions) {
-      const copy = button(doc, "copy", "Copy code", () => actions.copy(source));
-      const insert = button(doc, "insert", "Insert at cursor", () => actions.insert(source));
-      bar.append(copy, insert);
-    }
+    const block = codeBlock(doc, language, source, actions);
     pre.replaceWith(block);
-    block.append(bar, pre);
+    block.append(pre);
   }
   return adopted;
+}
+
+/** A code block's frame and toolbar (the <pre> is appended by the caller). */
+function codeBlock(doc: Document, language: string, source: string, actions?: CodeActions): HTMLDivElement {
+  const block = doc.createElement("div");
+  block.className = "code-block";
+  const bar = doc.createElement("div");
+  bar.className = "code-bar";
+  const name = doc.createElement("span");
+  name.className = "code-language";
+  name.textContent = language || "text";
+  bar.append(name);
+  if (actions) {
+    const copy = button(doc, "copy", "Copy code", () => actions.copy(source));
+    const insert = button(doc, "insert", "Insert at cursor", () => actions.insert(source));
+    bar.append(copy, insert);
+  }
+  block.append(bar);
+  return block;
+}
+
+/** A code block shown verbatim, without Markdown or highlighting (a fence still streaming, or a huge one). */
+export function renderPlainCode(language: string, source: string, doc: Document = document, actions?: CodeActions): HTMLDivElement {
+  const block = codeBlock(doc, language, source, actions);
+  const pre = doc.createElement("pre");
+  const code = doc.createElement("code");
+  code.className = "hljs";
+  code.textContent = source;
+  pre.append(code);
+  block.append(pre);
+  return block;
 }
 
 /** Plain text as nodes (user messages): never parsed as HTML. */
