@@ -33,6 +33,7 @@ export class MessageView {
   private note: HTMLElement | undefined;
   private mark: WindowMark = { outside: false, partial: false, pinnedInSink: false };
   private shownText: string | undefined;
+  private shownStreaming = false;
 
   constructor(
     public message: ViewMessage,
@@ -77,10 +78,11 @@ export class MessageView {
   renderText(): void {
     const message = this.message;
     const streaming = message.status === "streaming";
-    if (message.text === this.shownText && !streaming) return;
+    if (message.text === this.shownText && streaming === this.shownStreaming) return;
     if (this.body) this.body.update(message.text, streaming);
     else this.bodyElement.replaceChildren(renderPlain(message.text));
     this.shownText = message.text;
+    this.shownStreaming = streaming;
   }
 
   setWindow(mark: WindowMark): void {

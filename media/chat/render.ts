@@ -89,7 +89,7 @@ export function renderMarkdown(text: string, doc: Document = document, actions?:
     const source = code?.textContent ?? pre.textContent ?? "";
     const language = /language-([\w+#.-]+)/.exec(code?.className ?? "")?.[1] ?? "";
     code?.classList.add("hljs");
-    const block = codeBlock(doc, language, source, actions);
+    const block = codeBlock(doc, language, () => source, actions);
     pre.replaceWith(block);
     block.append(pre);
   }
@@ -97,7 +97,7 @@ export function renderMarkdown(text: string, doc: Document = document, actions?:
 }
 
 /** A code block's frame and toolbar (the <pre> is appended by the caller). */
-function codeBlock(doc: Document, language: string, source: string, actions?: CodeActions): HTMLDivElement {
+function codeBlock(doc: Document, language: string, source: () => string, actions?: CodeActions): HTMLDivElement {
   const block = doc.createElement("div");
   block.className = "code-block";
   const bar = doc.createElement("div");
@@ -107,24 +107,26 @@ function codeBlock(doc: Document, language: string, source: string, actions?: Co
   name.textContent = language || "text";
   bar.append(name);
   if (actions) {
-    const copy = button(doc, "copy", "Copy code", () => actions.copy(source));
-    const insert = button(doc, "insert", "Insert at cursor", () => actions.insert(source));
+    const copy = button(doc, "copy", "Copy code", () => actions.copy(source()));
+    const insert = button(doc, "insert", "Insert at cursor", () => actions.insert(source()));
     bar.append(copy, insert);
   }
   block.append(bar);
   return block;
 }
 
-/** A code block shown verbatim, without Markdown or highlighting (a fence still streaming, or a huge one). */
-export function renderPlainCode(language: string, source: string, doc: Document = document, actions?: CodeActions): HTMLDivElement {
-  const block = codeBlock(doc, language, source, actions);
+/** A code block shown verbatim, without Markdown or highlighting (a fence still streaming, or a huge
+ * one); `text` is its code as one text node, which a streaming fence appends to. */
+export function renderPlainCode(language: string, source: string, doc: Document = document, actions?: CodeActions): { block: HTMLDivElement; text: Text } {
+  const text = doc.createTextNode(source);
+  const block = codeBlock(doc, language, () => text.data, actions);
   const pre = doc.createElement("pre");
   const code = doc.createElement("code");
   code.className = "hljs";
-  code.textContent = source;
+  code.append(text);
   pre.append(code);
   block.append(pre);
-  return block;
+  return { block, text };
 }
 
 /** Plain text as nodes (user messages): never parsed as HTML. */

@@ -114,7 +114,8 @@ export class Transcript {
     const i = message.index - this.dataStart;
     if (i >= 0 && i < this.data.length) {
       this.data[i] = message;
-      this.views.get(message.id)?.update(message);
+      const view = this.views.get(message.id);
+      if (view) this.keepBottom(() => view.update(message));
       this.placeDivider();
       return;
     }
@@ -145,8 +146,10 @@ export class Transcript {
 
   setWindow(window: ViewWindow | undefined): void {
     this.window = window;
-    for (const view of this.views.values()) view.setWindow(this.mark(view.message));
-    this.placeDivider();
+    this.keepBottom(() => {
+      for (const view of this.views.values()) view.setWindow(this.mark(view.message));
+      this.placeDivider();
+    });
   }
 
   /** Brings the message at `index` into view (loading it first if needed); marks it when `id` is given. */
@@ -336,6 +339,13 @@ export class Transcript {
       this.pendingText.clear();
       if (stick) this.scrollToBottom();
     });
+  }
+
+  /** Runs a change that may alter heights; a user following the conversation stays at the bottom. */
+  private keepBottom(change: () => void): void {
+    const stick = this.following;
+    change();
+    if (stick) this.scrollToBottom();
   }
 
   private nearBottom(): boolean {

@@ -5,6 +5,7 @@ import { readFile } from "node:fs/promises";
 import path from "node:path";
 import type { Browser, Page } from "playwright-core";
 import type { FromWebview, ToWebview } from "../../common/chatMessages";
+import type { ChatWindowState } from "../../common/protocol";
 import { chatHtml } from "../../src/chat/html";
 import type { ChatViewSync } from "../../src/chat/viewSync";
 import { pageBundle } from "./chromium";
@@ -60,4 +61,24 @@ export async function serve(page: Page, sync: ChatViewSync, outbox: ToWebview[])
     }
   }
   return seen;
+}
+
+/** A window state as the server sends it: messages before `firstInWindow` have left a 512-token window. */
+export function windowState(chatId: string, firstInWindow: string, outsideCount: number, shifts = 7): ChatWindowState {
+  return {
+    chatId,
+    firstInWindow,
+    outsideAfter: [],
+    outsideCount,
+    partial: [],
+    pinnedInSink: [],
+    pinnedPending: [],
+    pinnedTokens: 0,
+    pinBudget: 100,
+    templateSinks: 20,
+    kvCells: 500,
+    contextSize: 512,
+    shifts,
+    tokensEvicted: shifts * 64,
+  };
 }

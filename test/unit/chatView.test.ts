@@ -13,7 +13,7 @@ import type { ToWebview } from "../../common/chatMessages";
 import type { ChatWindowState } from "../../common/protocol";
 import { ChatStore, FolderStorage, type StoredMessage } from "../../src/chat/store";
 import { ChatViewSync } from "../../src/chat/viewSync";
-import { openChatPage, serve } from "../support/chatPage";
+import { openChatPage, serve, windowState } from "../support/chatPage";
 import { launchChromium, skipWithoutChromium } from "../support/chromium";
 
 const server = { state: "ready" as const, message: "tinycoder is ready on cpu.", modelName: "tinycoder" };
@@ -26,25 +26,6 @@ const stored = (id: string, role: StoredMessage["role"], text: string, status: S
   createdAt: 1,
   ...extra,
 });
-
-function windowAt(chatId: string, firstInWindow: string, outsideCount: number): ChatWindowState {
-  return {
-    chatId,
-    firstInWindow,
-    outsideAfter: [],
-    outsideCount,
-    partial: [],
-    pinnedInSink: [],
-    pinnedPending: [],
-    pinnedTokens: 0,
-    pinBudget: 100,
-    templateSinks: 20,
-    kvCells: 500,
-    contextSize: 512,
-    shifts: 7,
-    tokensEvicted: 4000,
-  };
-}
 
 describe("chat view in a real DOM (chromium)", { skip: skipWithoutChromium }, () => {
   let browser: Browser;
@@ -128,6 +109,34 @@ describe("chat view in a real DOM (chromium)", { skip: skipWithoutChromium }, ()
     assert.ok(view[1]!.body.includes("    self.items.append(item)"), `indentation kept: ${JSON.stringify(view[1]!.body)}`);
   });
 
+  it("renders a streamed answer exactly as the same answer shown whole", async () => {
+    const chat = store.create();
+    const answer = [
+      "Here is the plan:\n\n- parse\n- check\n\n",
+      "```python\ndef parse(line):\n\n    return line.split(',')\n```\n\n",
+      "Unfenced next:\nclass Stack:\n    def push(self, x):\n        self.items.append(x)\n\n",
+      "```\nplain block\n```\nThe **end**.",
+    ].join("");
+    store.addMessage(chat.id, stored("u1", "user", "Plan?"));
+    store.addMessage(chat.id, stored("a1", "assistant", "", "streaming"));
+    await open(chat.id);
+    for (let at = 0; at < answer.length; at += 7) {
+      store.appendText(chat.id, "a1", answer.slice(at, at + 7));
+      sync.postToken(chat.id, "a1", answer.slice(at, at + 7));
+      await serve(page, sync, outbox);
+      await page.evaluate(() => new Promise((resolve) => requestAnimationFrame(resolve)));
+    }
+    store.updateMessage(chat.id, "a1", { status: "done" });
+    sync.postMessage(chat.id, "a1");
+    await serve(page, sync, outbox);
+    const body = () => page.evaluate(() => document.querySelector('#transcript .message[data-id="a1"] .message-body')!.innerHTML);
+    const streamed = await body();
+    await open(store.create().id);
+    await open(chat.id);
+    assert.equal(streamed, await body());
+    assert.ok(!streamed.includes(`class="cursor"`), "no cursor once the answer is done");
+  });
+
   describe("a chat of 1,000 messages (600 of them archived)", () => {
     let chatId: string;
 
@@ -140,7 +149,7 @@ describe("chat view in a real DOM (chromium)", { skip: skipWithoutChromium }, ()
       }
       await store.flush();
       assert.equal(store.get(chatId)!.archived, 600, "the live JSON keeps the newest 400");
-      await open(chatId, windowAt(chatId, "u490", 980));
+      await open(chatId, windowState(chatId, "u490", 980));
     });
 
     it("keeps only a window of messages in the DOM, newest last, dimmed up to the window's boundary", async () => {
@@ -157,7 +166,7 @@ describe("chat view in a real DOM (chromium)", { skip: skipWithoutChromium }, ()
 
     it("updates dimming in place when the window moves (the elements stay)", async () => {
       await page.evaluate(() => ((document.querySelector('#transcript .message[data-id="a495"]') as HTMLElement & { __kept?: boolean }).__kept = true));
-      sync.postWindow(windowAt(chatId, "u497", 994));
+      sync.postWindow(windowState(chatId, "u497", 994));
       await serve(page, sync, outbox);
       const view = await shown();
       assert.ok(view.find((m) => m.id === "a495")!.outside && view.find((m) => m.id === "a496")!.outside);
