@@ -5,7 +5,7 @@
 // (while streaming: the last one). A fence that is still open, or longer than plainCodeChars, is
 // shown verbatim without Markdown or highlighting.
 import { fenceUnfencedCode } from "./unfencedCode";
-import { plainCodeChars, renderMarkdown, renderPlainCode, type CodeActions } from "./render";
+import { plainCodeChars, renderFencedMarkdown, renderPlainCode, type CodeActions } from "./render";
 
 export interface Block {
   text: string;
@@ -134,7 +134,7 @@ export class BodyRenderer {
         rendered = { text: block.text, nodes: [plain.block], ...(block.fence.closed ? {} : { open: { head: headOf(block.text), code: block.fence.code, text: plain.text } }) };
         this.element.append(plain.block);
       } else {
-        const fragment = renderMarkdown(block.text, doc, this.actions);
+        const fragment = renderFencedMarkdown(block.text, doc, this.actions);
         rendered = { text: block.text, nodes: Array.from(fragment.childNodes) };
         this.element.append(fragment);
       }
