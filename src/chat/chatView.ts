@@ -255,8 +255,9 @@ export class ChatViewProvider implements vscode.WebviewViewProvider, vscode.Disp
     } catch (error) {
       // The user's Stop, or the server went away while it answered (it restarted, or is restarting).
       const stopped = source.token.isCancellationRequested;
-      const restarted = !stopped && (this.server.running !== client || client.state !== State.Running);
       const message = error instanceof Error ? error.message : String(error);
+      const restarted =
+        !stopped && (this.server.running !== client || client.state !== State.Running || /connection (got )?(disposed|closed)/i.test(message));
       const code = (error as { code?: number }).code;
       this.store.updateMessage(chat.id, assistantId, {
         status: stopped || restarted ? "cancelled" : "error",

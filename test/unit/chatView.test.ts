@@ -224,6 +224,31 @@ describe("chat view in a real DOM (chromium)", { skip: skipWithoutChromium }, ()
       assert.ok((await shown()).length <= 50);
     });
 
+    it("after a window reload shows the stored window at once (meter, dimming, badges); 'no model' without a model", async () => {
+      sync.postWindow(windowState(chatId, "u497", 994)); // the extension remembers the last window with the chat
+      await store.flush();
+      const reloaded = await ChatStore.open(new FolderStorage(folder)); // a new extension host
+      const outbox2: ToWebview[] = [];
+      const sync2 = new ChatViewSync(reloaded, (message) => outbox2.push(message));
+      const fresh = await openChatPage(browser); // a new webview
+      try {
+        sync2.postState(reloaded.get(chatId)!, { attachments: [], server: { state: "starting", message: "Starting StreamSink server…" } });
+        await sync2.postNewest(chatId);
+        await serve(fresh, sync2, outbox2);
+        assert.match(await fresh.locator("#meter").innerText(), /500 \/ 512 tokens in view · 7 shifts · 994 messages out of view/);
+        assert.equal(await fresh.locator('#transcript .message.outside[data-id="a496"] .window-badge').count(), 1, "dimmed, with its badge");
+        assert.equal(await fresh.locator('#transcript .message.outside[data-id="u497"]').count(), 0);
+        sync2.postState(reloaded.get(chatId)!, { attachments: [], server: { state: "noModel", message: "No model configured." } });
+        await serve(fresh, sync2, outbox2);
+        assert.equal((await fresh.locator("#meter").innerText()).trim(), "no model · 994 messages out of view");
+        sync2.postState(reloaded.get(chatId)!, { attachments: [], server: { state: "error", message: "Could not load x.gguf." } });
+        await serve(fresh, sync2, outbox2);
+        assert.ok(await fresh.locator("#banner.error").isVisible(), "a model error uses the error style");
+      } finally {
+        await fresh.context().close();
+      }
+    });
+
     it("jumps to a pinned message", async () => {
       store.updateMessage(chatId, "u450", { pinned: true });
       sync.postMessage(chatId, "u450");
