@@ -119,7 +119,7 @@ async function main(): Promise<void> {
           [`ms/token, first ${n} turns`, out.msPerToken.firstTurns],
           [`ms/token, last ${n} turns`, out.msPerToken.lastTurns],
           ["re-evaluated tokens", out.reevaluatedTokens],
-          ["messages outside the window at the end", state.window?.outside.length ?? 0],
+          ["messages outside the window at the end", state.window?.outsideCount ?? 0],
         ],
       ),
     );

@@ -279,8 +279,17 @@ export interface ChatHistoryMessage {
 /** Which messages of the current chat the model can still see. */
 export interface ChatWindowState {
   chatId: string;
-  /** Messages whose tokens have all been evicted (or that were not restored): the model cannot see them. */
-  outside: string[];
+  /**
+   * The oldest message (in the order the server read them, pins aside) that the model still sees, wholly
+   * or partly. Every message of the chat before it has left the window (evicted, or not restored), except
+   * pinned ones (pinnedInSink / pinnedPending). Absent: no message has left. A boundary, not a list, so
+   * this notification stays the same size however long the chat grows.
+   */
+  firstInWindow?: string;
+  /** Messages outside the window that are newer than firstInWindow (rare; at most 64). */
+  outsideAfter: string[];
+  /** How many messages of the chat are outside the window. */
+  outsideCount: number;
   /** Messages whose oldest tokens have been evicted: the model sees only their end. */
   partial: string[];
   /** Pinned messages already held in the sink region (never evicted). */
@@ -326,6 +335,8 @@ export interface ChatSendResult {
   /** The answer as shown (stop text removed). */
   text: string;
   stopReason: "end" | "maxTokens" | "cancelled";
+  /** With stopReason "cancelled": who cancelled (absent = the client's request was cancelled: the user's Stop). */
+  cancelReason?: ChatCancelReason;
   /** Tokens of the new user turn (template included) appended to the stream. */
   promptTokens: number;
   generatedTokens: number;
@@ -347,6 +358,11 @@ export interface ChatSendResult {
   window: ChatWindowState;
   stats: SequenceStats;
 }
+
+/** Why an answer ended early: the user's Stop, a settings or model change that unloaded the chat's
+ * context, the chat being reset; "serverRestarted" and "reload" are set by the client (the server was
+ * gone, or the window closed while the answer streamed). */
+export type ChatCancelReason = "stop" | "settingsChanged" | "modelChanged" | "reset" | "serverRestarted" | "reload";
 
 /** How a chat's stream was (re)created after a restart, a reload or a switch of chats. */
 export interface ChatRestoreReport {

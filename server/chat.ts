@@ -20,6 +20,7 @@ import {
   ChatTokenNotification,
   ChatWindowNotification,
   ErrorCodes,
+  type ChatCancelReason,
   type ChatHistoryMessage,
   type ChatPinResult,
   type ChatRestoreReport,
@@ -53,6 +54,8 @@ export interface ChatDeps {
 interface Running {
   chatId: string;
   controller: AbortController;
+  /** Set when the server itself cancels the answer (absent: the client's Stop). */
+  cancelReason?: ChatCancelReason;
   done: Promise<unknown>;
 }
 
@@ -86,7 +89,8 @@ export class ChatService {
   }
 
   async modelUnloading(): Promise<void> {
-    await this.stopRunning();
+    const next = this.deps.engine.currentSettings?.model.path;
+    await this.stopRunning(this.loaded && next !== undefined && next !== this.loaded.settings.model.path ? "modelChanged" : "settingsChanged");
     await this.lifecycle.run(async () => {
       await this.dropStream();
       if (this.context && !this.context.disposed) await this.context.dispose();
@@ -102,7 +106,7 @@ export class ChatService {
 
   async reset(chatId?: string): Promise<boolean> {
     const holds = chatId === undefined || this.stream?.chatId === chatId || this.running?.chatId === chatId;
-    if (holds) await this.stopRunning();
+    if (holds) await this.stopRunning("reset");
     return this.lifecycle.run(async () => {
       await this.removeSnapshot(chatId);
       if (!holds) return false;
@@ -125,14 +129,15 @@ export class ChatService {
     const started = performance.now();
     const controller = new AbortController();
     let cancelArrived: number | undefined;
+    let release!: () => void;
+    const running: Running = { chatId: params.chatId, controller, done: new Promise<void>((resolve) => (release = resolve)) };
     const cancel = () => {
       cancelArrived ??= performance.now();
+      running.cancelReason ??= "stop";
       controller.abort();
     };
     if (token.isCancellationRequested) cancel();
     const subscription = token.onCancellationRequested(cancel);
-    let release!: () => void;
-    const running: Running = { chatId: params.chatId, controller, done: new Promise<void>((resolve) => (release = resolve)) };
     this.running = running;
     try {
       const { stream, restoredTokens, restore, decodedBefore } = await this.lifecycle.run(() =>
@@ -164,6 +169,7 @@ export class ChatService {
         assistantMessageId: params.assistantMessageId,
         text: answer.text,
         stopReason: answer.stopReason,
+        ...(answer.stopReason === "cancelled" ? { cancelReason: running.cancelReason ?? "stop" } : {}),
         promptTokens: answer.promptTokens,
         generatedTokens: answer.generatedTokens,
         restoredTokens,
@@ -220,9 +226,10 @@ export class ChatService {
     };
   }
 
-  private async stopRunning(): Promise<void> {
+  private async stopRunning(reason: ChatCancelReason): Promise<void> {
     const running = this.running;
     if (!running) return;
+    running.cancelReason ??= reason;
     running.controller.abort();
     await running.done;
   }

@@ -1,9 +1,12 @@
-// The chat webview's script (bundled by esbuild into media/dist/chat.js). It renders the state the
-// extension posts, streams tokens into the current answer, and posts typed messages back. It posts
-// `ready` first; the extension posts nothing before that. Everything received is validated.
-import { parseToWebview, type FromWebview, type ViewMessage, type ViewState } from "../../common/chatMessages";
-import type { ChatWindowState } from "../../common/protocol";
-import { renderMarkdown, renderPlain } from "./render";
+// The chat webview's script (bundled by esbuild into media/dist/chat.js). It shows the chrome the
+// extension posts (state), a windowed transcript fed by pages and deltas (transcript.ts), streams
+// tokens into the current answer, and posts typed messages back. It posts `ready` first; the
+// extension posts nothing before that. Everything received is validated.
+import { parseToWebview, type FromWebview, type ViewState } from "../../common/chatMessages";
+import { icon, iconButton } from "./dom";
+import { renderMeter } from "./meter";
+import { SearchBar } from "./search";
+import { Transcript } from "./transcript";
 
 interface VsCodeApi {
   postMessage(message: FromWebview): void;
@@ -21,7 +24,8 @@ function byId<T extends HTMLElement>(id: string): T {
   return element as T;
 }
 
-const transcript = byId<HTMLElement>("transcript");
+const transcriptElement = byId<HTMLElement>("transcript");
+const jumpPinned = byId<HTMLButtonElement>("jump-pinned");
 const input = byId<HTMLTextAreaElement>("input");
 const sendButton = byId<HTMLButtonElement>("send");
 const titleElement = byId<HTMLElement>("title");
@@ -32,143 +36,14 @@ const attachmentsElement = byId<HTMLElement>("attachments");
 const noticeElement = byId<HTMLElement>("notice");
 
 let state: ViewState | undefined;
-let window_: ChatWindowState | undefined;
-const bodies = new Map<string, HTMLElement>();
-let pendingRender = new Set<string>();
-let frame = 0;
 
 const saved = vscode.getState() as { draft?: string } | undefined;
 if (saved?.draft) input.value = saved.draft;
-
-function icon(name: string): HTMLSpanElement {
-  const span = document.createElement("span");
-  span.className = `codicon codicon-${name}`;
-  span.setAttribute("aria-hidden", "true");
-  return span;
-}
-
-function iconButton(name: string, label: string, onClick: () => void, extra = ""): HTMLButtonElement {
-  const button = document.createElement("button");
-  button.type = "button";
-  button.className = `icon-button ${extra}`.trim();
-  button.title = label;
-  button.setAttribute("aria-label", label);
-  button.append(icon(name));
-  button.addEventListener("click", onClick);
-  return button;
-}
 
 const codeActions = {
   copy: (text: string) => post({ type: "copy", text }),
   insert: (text: string) => post({ type: "insert", text }),
 };
-
-function nearBottom(): boolean {
-  return transcript.scrollHeight - transcript.scrollTop - transcript.clientHeight < 80;
-}
-
-function scrollToBottom(): void {
-  transcript.scrollTop = transcript.scrollHeight;
-}
-
-function fillBody(body: HTMLElement, message: ViewMessage): void {
-  body.replaceChildren(
-    message.role === "assistant" ? renderMarkdown(message.text, document, codeActions) : renderPlain(message.text),
-  );
-  if (message.role === "assistant" && message.status === "streaming") {
-    const cursor = document.createElement("span");
-    cursor.className = "cursor";
-    (body.lastElementChild ?? body).append(cursor);
-  }
-}
-
-function messageElement(message: ViewMessage, windowState: ChatWindowState | undefined): HTMLElement {
-  const article = document.createElement("article");
-  article.className = `message ${message.role}`;
-  article.dataset.id = message.id;
-  const outside = windowState?.outside.includes(message.id) ?? false;
-  const partial = windowState?.partial.includes(message.id) ?? false;
-  const pinnedInSink = windowState?.pinnedInSink.includes(message.id) ?? false;
-  if (outside) article.classList.add("outside");
-  if (partial) article.classList.add("partial");
-  if (message.pinned) article.classList.add("pinned");
-
-  const header = document.createElement("header");
-  header.className = "message-header";
-  const who = document.createElement("span");
-  who.className = "author";
-  who.append(icon(message.role === "user" ? "account" : "sparkle"), document.createTextNode(message.role === "user" ? "You" : (state?.server.modelName ?? "StreamSink")));
-  header.append(who);
-  if (message.pinned) {
-    const badge = document.createElement("span");
-    badge.className = "badge pin-badge";
-    badge.title = pinnedInSink
-      ? "Pinned: held in the sink region, never evicted."
-      : "Pinned: joins the sink region when the window reaches it.";
-    badge.append(icon("pinned"), document.createTextNode(pinnedInSink ? "in sink" : "pinned"));
-    header.append(badge);
-  }
-  if (outside || partial) {
-    const badge = document.createElement("span");
-    badge.className = "badge window-badge";
-    badge.title = outside
-      ? "The model can no longer see this message: it left the KV window."
-      : "The beginning of this message has left the model's window.";
-    badge.append(icon("eye-closed"), document.createTextNode(outside ? "not seen" : "partly seen"));
-    header.append(badge);
-  }
-  const actions = document.createElement("span");
-  actions.className = "message-actions";
-  if (message.status !== "streaming") {
-    actions.append(
-      iconButton(message.pinned ? "pinned" : "pin", message.pinned ? "Unpin" : "Pin: keep this message in the model's view", () =>
-        post({ type: "pin", messageId: message.id, pinned: !message.pinned }),
-      ),
-    );
-  }
-  if (message.role === "assistant" && message.text !== "") {
-    actions.append(iconButton("copy", "Copy message", () => post({ type: "copy", text: message.text })));
-  }
-  header.append(actions);
-  article.append(header);
-
-  if (message.attachments.length > 0) {
-    const list = document.createElement("div");
-    list.className = "attachment-list";
-    for (const name of message.attachments) {
-      const chip = document.createElement("span");
-      chip.className = "chip";
-      chip.append(icon("file-code"), document.createTextNode(name));
-      list.append(chip);
-    }
-    article.append(list);
-  }
-
-  const body = document.createElement("div");
-  body.className = "message-body";
-  fillBody(body, message);
-  bodies.set(message.id, body);
-  article.append(body);
-
-  if (message.status === "cancelled") {
-    const note = document.createElement("div");
-    note.className = "message-note";
-    note.append(icon("debug-stop"), document.createTextNode("Stopped"));
-    article.append(note);
-  } else if (message.status === "error") {
-    const note = document.createElement("div");
-    note.className = "message-note error";
-    note.append(icon("error"), document.createTextNode(message.error ?? "The answer failed."));
-    article.append(note);
-  } else if (message.role === "assistant" && message.status === "done" && message.text.trim() === "") {
-    // A sampled answer can end at once (the model's end-of-turn first): say so instead of an empty bubble.
-    const note = document.createElement("div");
-    note.className = "message-note";
-    note.append(icon("info"), document.createTextNode("The model ended its answer without any text. Send again or rephrase."));
-    article.append(note);
-  }
-  return article;
-}
 
 function renderEmpty(): HTMLElement {
   const empty = document.createElement("div");
@@ -193,68 +68,8 @@ function renderEmpty(): HTMLElement {
   return empty;
 }
 
-function renderTranscript(): void {
-  if (!state) return;
-  const stick = nearBottom();
-  bodies.clear();
-  const nodes: HTMLElement[] = [];
-  if (state.messages.length === 0) nodes.push(renderEmpty());
-  const outside = new Set(window_?.outside ?? []);
-  let lastOutside = -1;
-  state.messages.forEach((message, index) => {
-    if (outside.has(message.id)) lastOutside = index;
-  });
-  state.messages.forEach((message, index) => {
-    nodes.push(messageElement(message, window_));
-    if (index === lastOutside && index < state!.messages.length - 1) {
-      const divider = document.createElement("div");
-      divider.className = "window-divider";
-      divider.setAttribute("role", "separator");
-      const label = document.createElement("span");
-      const pinnedAbove = state!.messages.slice(0, index + 1).some((m) => m.pinned && !outside.has(m.id));
-      label.append(
-        icon("arrow-up"),
-        document.createTextNode(pinnedAbove ? "Above: outside the model's window, except pinned" : "Above: outside the model's window"),
-      );
-      divider.append(label);
-      nodes.push(divider);
-    }
-  });
-  transcript.replaceChildren(...nodes);
-  if (stick) scrollToBottom();
-}
-
-function renderMeter(): void {
-  meter.replaceChildren();
-  const w = window_;
-  if (!w || !state || w.chatId !== state.chatId) {
-    meter.hidden = true;
-    return;
-  }
-  meter.hidden = false;
-  const bar = document.createElement("div");
-  bar.className = "meter-bar";
-  const fill = document.createElement("div");
-  fill.className = "meter-fill";
-  fill.style.width = `${Math.min(100, (100 * w.kvCells) / Math.max(1, w.contextSize))}%`;
-  const sink = document.createElement("div");
-  sink.className = "meter-sink";
-  sink.style.width = `${Math.min(100, (100 * (w.templateSinks + w.pinnedTokens)) / Math.max(1, w.contextSize))}%`;
-  bar.append(fill, sink);
-  const text = document.createElement("div");
-  text.className = "meter-text";
-  const parts = [
-    `${w.kvCells} / ${w.contextSize} tokens in view`,
-    `${w.shifts} shift${w.shifts === 1 ? "" : "s"}`,
-    w.outside.length > 0 ? `${w.outside.length} message${w.outside.length === 1 ? "" : "s"} out of view` : "",
-    `pinned ${w.pinnedTokens} / ${w.pinBudget}`,
-  ].filter((part) => part !== "");
-  text.textContent = parts.join(" · ");
-  text.title =
-    "KV cache of this chat: the first tokens (template + pinned messages) are attention sinks and stay; " +
-    "when the window is full the oldest tokens are evicted and the rest shifted in place.";
-  meter.append(bar, text);
-}
+const transcript = new Transcript(transcriptElement, { post, actions: codeActions, emptyView: renderEmpty });
+const search = new SearchBar(byId("search"), () => transcript.chat, post, (hit) => transcript.reveal(hit.index, hit.id));
 
 function renderAttachments(): void {
   attachmentsElement.replaceChildren();
@@ -326,24 +141,18 @@ function renderChrome(): void {
       banner.append(settings);
     }
     banner.classList.toggle("spin", state.server.state === "loading" || state.server.state === "starting");
+    banner.classList.toggle("error", state.server.state === "error");
   }
+  jumpPinned.hidden = state.pinned.length === 0;
 }
 
-function scheduleBody(id: string): void {
-  pendingRender.add(id);
-  if (frame !== 0) return;
-  frame = requestAnimationFrame(() => {
-    frame = 0;
-    const ids = pendingRender;
-    pendingRender = new Set();
-    const stick = nearBottom();
-    for (const messageId of ids) {
-      const message = state?.messages.find((m) => m.id === messageId);
-      const body = bodies.get(messageId);
-      if (message && body) fillBody(body, message);
-    }
-    if (stick) scrollToBottom();
-  });
+/** Brings the newest pinned message above the top of the view into view (then the one before, and round). */
+function jumpToPinned(): void {
+  const pinned = state?.pinned ?? [];
+  if (pinned.length === 0) return;
+  const top = transcript.topIndex();
+  const target = pinned.filter((ref) => ref.index < top).at(-1) ?? pinned.at(-1)!;
+  transcript.reveal(target.index, target.id);
 }
 
 function showNotice(level: "info" | "error", text: string): void {
@@ -359,27 +168,31 @@ window.addEventListener("message", (event: MessageEvent) => {
   switch (message.type) {
     case "state":
       state = message.state;
-      window_ = message.state.window ?? (window_?.chatId === message.state.chatId ? window_ : undefined);
+      transcript.show(state.chatId, state.total);
+      transcript.setWindow(state.window);
       renderChrome();
-      renderTranscript();
-      renderMeter();
+      renderMeter(meter, state);
       renderAttachments();
       renderHistory();
       break;
-    case "token": {
-      if (!state || message.chatId !== state.chatId) break;
-      const target = state.messages.find((m) => m.id === message.messageId);
-      if (!target) break;
-      target.text += message.delta;
-      scheduleBody(target.id);
+    case "page":
+      if (message.chatId === transcript.chat) transcript.page(message.start, message.total, message.messages);
       break;
-    }
+    case "message":
+      if (message.chatId === transcript.chat) transcript.message(message.total, message.message);
+      break;
+    case "token":
+      if (message.chatId === transcript.chat) transcript.token(message.messageId, message.delta);
+      break;
     case "window":
       if (state && message.window.chatId === state.chatId) {
-        window_ = message.window;
-        renderTranscript();
-        renderMeter();
+        state.window = message.window;
+        transcript.setWindow(message.window);
+        renderMeter(meter, state);
       }
+      break;
+    case "searchResults":
+      search.results(message.chatId, message.query, message.hits, message.more);
       break;
     case "notice":
       showNotice(message.level, message.text);
@@ -416,6 +229,11 @@ input.addEventListener("input", () => {
   vscode.setState({ draft: input.value });
 });
 document.addEventListener("keydown", (event) => {
+  if ((event.ctrlKey || event.metaKey) && !event.altKey && event.key.toLowerCase() === "f") {
+    event.preventDefault();
+    search.show();
+    return;
+  }
   if (event.key === "Escape") {
     if (state?.streamingId !== undefined) {
       event.preventDefault();
@@ -427,6 +245,8 @@ sendButton.addEventListener("click", submit);
 byId("history").addEventListener("click", () => {
   historyPanel.hidden = !historyPanel.hidden;
 });
+jumpPinned.addEventListener("click", jumpToPinned);
+byId("search-open").addEventListener("click", () => (search.open ? search.close() : search.show()));
 byId("attach-selection").addEventListener("click", () => post({ type: "attach", what: "selection" }));
 byId("attach-file").addEventListener("click", () => post({ type: "attach", what: "file" }));
 

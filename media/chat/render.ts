@@ -1,14 +1,21 @@
 // Turns model output (untrusted Markdown) into DOM nodes, safely:
 //   code written without a fence is fenced first (unfencedCode.ts) →
 //   markdown-it with raw HTML disabled (HTML in the output is shown as text) and its link
-//   validation (no javascript:/vbscript:/data: links) → highlight.js for code blocks →
-//   DOMPurify on the result (an allowlist of tags and attributes, http(s)/mailto links only),
-//   returned as a DocumentFragment: no innerHTML assignment of model output anywhere.
+//   validation (no javascript:/vbscript:/data: links) → highlight.js for code blocks that name
+//   their language (never guessed: highlightAuto tries every grammar; blocks over 20K characters stay plain) →
+//   parsed in an inert document (a <template>'s: no script runs, nothing loads, no handler fires) →
+//   DOMPurify sanitizes that tree in place (an allowlist of tags and attributes, http(s)/mailto
+//   links only) → only then adopted into the page, as a DocumentFragment. Nothing of the model's
+//   output is ever parsed in the live document. (In place, not DOMPurify's own string parse: the
+//   same checks at half the cost, which counts at every frame of a streamed answer.)
 // Code blocks get a toolbar (language, Copy, Insert at cursor) built with DOM APIs.
 import DOMPurify from "dompurify";
 import hljs from "highlight.js/lib/common";
 import MarkdownIt from "markdown-it";
 import { fenceUnfencedCode } from "./unfencedCode";
+
+/** Code blocks longer than this are shown without highlighting. */
+export const plainCodeChars = 20_000;
 
 const markdown = new MarkdownIt({
   html: false,
@@ -17,16 +24,17 @@ const markdown = new MarkdownIt({
   breaks: true,
   highlight: (code, language) => {
     const lang = language.trim().toLowerCase();
+    if (lang === "" || code.length > plainCodeChars || !hljs.getLanguage(lang)) return ""; // markdown-it escapes it
     try {
-      if (lang !== "" && hljs.getLanguage(lang)) return hljs.highlight(code, { language: lang, ignoreIllegals: true }).value;
-      return hljs.highlightAuto(code).value;
+      return hljs.highlight(code, { language: lang, ignoreIllegals: true }).value;
     } catch {
-      return ""; // markdown-it escapes the code itself
+      return "";
     }
   },
 });
 
 const allowedTags = [
+  "div", // the root that DOMPurify sanitizes in place; markdown-it (raw HTML off) never writes one
   "p", "br", "hr", "em", "strong", "s", "del", "code", "pre", "blockquote", "ul", "ol", "li",
   "h1", "h2", "h3", "h4", "h5", "h6", "a", "span", "table", "thead", "tbody", "tr", "th", "td",
 ];
@@ -36,7 +44,7 @@ const purifyConfig = {
   ALLOWED_ATTR: ["href", "title", "class", "start", "align"],
   ALLOWED_URI_REGEXP: /^(?:https?:|mailto:)/i,
   ALLOW_DATA_ATTR: false,
-  RETURN_DOM_FRAGMENT: true as const,
+  IN_PLACE: true as const,
 };
 
 let hooked = false;
@@ -76,32 +84,62 @@ function button(doc: Document, icon: string, label: string, onClick: () => void)
 
 /** Model Markdown → sanitized nodes. `actions` adds the code-block toolbars. */
 export function renderMarkdown(text: string, doc: Document = document, actions?: CodeActions): DocumentFragment {
+  return renderFencedMarkdown(fenceUnfencedCode(text), doc, actions);
+}
+
+/** renderMarkdown for text that went through fenceUnfencedCode already. */
+export function renderFencedMarkdown(text: string, doc: Document = document, actions?: CodeActions): DocumentFragment {
   hookLinks();
-  const html = markdown.render(fenceUnfencedCode(text));
-  const fragment = DOMPurify.sanitize(html, purifyConfig) as DocumentFragment;
-  const adopted = doc.importNode(fragment, true);
+  const html = markdown.render(text);
+  const inert = doc.createElement("template").content.ownerDocument;
+  const root = inert.createElement("div");
+  root.innerHTML = html;
+  DOMPurify.sanitize(root, purifyConfig);
+  const adopted = doc.createDocumentFragment();
+  for (const node of Array.from(root.childNodes)) adopted.append(doc.importNode(node, true));
   for (const pre of Array.from(adopted.querySelectorAll("pre"))) {
     const code = pre.querySelector("code");
     const source = code?.textContent ?? pre.textContent ?? "";
     const language = /language-([\w+#.-]+)/.exec(code?.className ?? "")?.[1] ?? "";
     code?.classList.add("hljs");
-    const block = doc.createElement("div");
-    block.className = "code-block";
-    const bar = doc.createElement("div");
-    bar.className = "code-bar";
-    const name = doc.createElement("span");
-    name.className = "code-language";
-    name.textContent = language || "text";
-    bar.append(name);
-    if (actions) {
-      const copy = button(doc, "copy", "Copy code", () => actions.copy(source));
-      const insert = button(doc, "insert", "Insert at cursor", () => actions.insert(source));
-      bar.append(copy, insert);
-    }
+    const block = codeBlock(doc, language, () => source, actions);
     pre.replaceWith(block);
-    block.append(bar, pre);
+    block.append(pre);
   }
   return adopted;
+}
+
+/** A code block's frame and toolbar (the <pre> is appended by the caller). */
+function codeBlock(doc: Document, language: string, source: () => string, actions?: CodeActions): HTMLDivElement {
+  const block = doc.createElement("div");
+  block.className = "code-block";
+  const bar = doc.createElement("div");
+  bar.className = "code-bar";
+  const name = doc.createElement("span");
+  name.className = "code-language";
+  name.textContent = language || "text";
+  bar.append(name);
+  if (actions) {
+    const copy = button(doc, "copy", "Copy code", () => actions.copy(source()));
+    const insert = button(doc, "insert", "Insert at cursor", () => actions.insert(source()));
+    bar.append(copy, insert);
+  }
+  block.append(bar);
+  return block;
+}
+
+/** A code block shown verbatim, without Markdown or highlighting (a fence still streaming, or a huge
+ * one); `text` is its code as one text node, which a streaming fence appends to. */
+export function renderPlainCode(language: string, source: string, doc: Document = document, actions?: CodeActions): { block: HTMLDivElement; text: Text } {
+  const text = doc.createTextNode(source);
+  const block = codeBlock(doc, language, () => text.data, actions);
+  const pre = doc.createElement("pre");
+  const code = doc.createElement("code");
+  code.className = "hljs";
+  code.append(text);
+  pre.append(code);
+  block.append(pre);
+  return { block, text };
 }
 
 /** Plain text as nodes (user messages): never parsed as HTML. */

@@ -470,21 +470,37 @@ export class ChatStream {
   windowState(): ChatWindowState {
     const stats = this.sequence.stats();
     const cells = this.sequence.cellStreamIndices();
-    const outside: string[] = [...this.notRestored];
+    // A boundary, not a list of every evicted message: the oldest unpinned message still (partly)
+    // held. Messages the server read before it are outside; a few newer ones may be too (outsideAfter).
     const partial: string[] = [];
+    const held = new Map<Segment, number>();
+    let first: Segment | undefined;
     for (const segment of this.segments) {
       const length = segment.end - segment.start;
-      if (length === 0) continue;
-      const held = countInRange(cells, segment.start, segment.end);
-      if (held === 0) outside.push(segment.id);
-      else if (held < length) partial.push(segment.id);
+      const count = length === 0 ? 0 : countInRange(cells, segment.start, segment.end);
+      held.set(segment, count);
+      if (count > 0 && count < length) partial.push(segment.id);
+      if (count > 0 && !this.pins.has(segment.id) && (first === undefined || segment.start < first.start)) first = segment;
+    }
+    let outsideCount = 0;
+    const outsideAfter: string[] = [];
+    if (first !== undefined) {
+      outsideCount = [...this.notRestored].filter((id) => !this.pins.has(id)).length;
+      for (const segment of this.segments) {
+        if (this.pins.has(segment.id) || held.get(segment)! > 0) continue;
+        if (segment.start < first.start) outsideCount++;
+        else if (segment.end > segment.start && outsideAfter.length < 64) outsideAfter.push(segment.id);
+      }
+      outsideCount += outsideAfter.length;
     }
     const pinnedInSink: string[] = [];
     const pinnedPending: string[] = [];
     for (const pin of this.pins.values()) (pin.absorbed ? pinnedInSink : pinnedPending).push(pin.id);
     return {
       chatId: this.chatId,
-      outside,
+      ...(first !== undefined ? { firstInWindow: first.id } : {}),
+      outsideAfter,
+      outsideCount,
       partial,
       pinnedInSink,
       pinnedPending,

@@ -4,9 +4,9 @@
 // with the typed, validated messages of common/chatMessages.ts.
 import * as path from "node:path";
 import * as vscode from "vscode";
-import { CancellationTokenSource } from "vscode-languageclient/node";
+import { CancellationTokenSource, State } from "vscode-languageclient/node";
 import type { LanguageClient } from "vscode-languageclient/node";
-import { lateStopLog, parseFromWebview, type FromWebview, type ToWebview, type ViewState } from "../../common/chatMessages";
+import { lateStopLog, parseFromWebview, type FromWebview, type ToWebview } from "../../common/chatMessages";
 import {
   ChatPinRequest,
   ChatResetRequest,
@@ -22,6 +22,7 @@ import { notReadyMessage } from "../commands";
 import { log } from "../log";
 import { chatHtml } from "./html";
 import { ChatStore, newId, type StoredChat } from "./store";
+import { ChatViewSync } from "./viewSync";
 
 export const chatViewId = "streamsink.chat";
 const currentChatKey = "streamsink.chat.current";
@@ -47,7 +48,10 @@ export class ChatViewProvider implements vscode.WebviewViewProvider, vscode.Disp
   private chat: StoredChat;
   private attachments: Attachment[] = [];
   private streaming: Streaming | undefined;
+  /** Window states the running server reported (the stored one is shown until it does). */
   private readonly windows = new Map<string, ChatWindowState>();
+  private readonly sync: ChatViewSync;
+  private problemsShown = false;
   private readonly disposables: vscode.Disposable[] = [];
   private clientScope: vscode.Disposable[] = [];
 
@@ -56,6 +60,7 @@ export class ChatViewProvider implements vscode.WebviewViewProvider, vscode.Disp
     private readonly server: ServerConnection,
     private readonly store: ChatStore,
   ) {
+    this.sync = new ChatViewSync(store, (message) => this.post(message));
     const current = context.globalState.get<string>(currentChatKey);
     this.chat = (current && store.get(current)) || store.get(store.list()[0]?.id ?? "") || store.create();
     this.disposables.push(
@@ -96,7 +101,7 @@ export class ChatViewProvider implements vscode.WebviewViewProvider, vscode.Disp
     this.attachments = [];
     await this.context.globalState.update(currentChatKey, this.chat.id);
     void this.server.running?.sendRequest(ChatResetRequest.type, {}).catch(() => undefined);
-    this.postState();
+    this.showChat();
   }
 
   attach(what: "selection" | "file"): void {
@@ -143,7 +148,17 @@ export class ChatViewProvider implements vscode.WebviewViewProvider, vscode.Disp
     switch (message.type) {
       case "ready":
         this.ready = true;
-        this.postState();
+        this.showChat();
+        if (!this.problemsShown && this.store.problems.length > 0) {
+          this.problemsShown = true;
+          this.post({ type: "notice", level: "error", text: `Chat history: ${this.store.problems.join(" ")}` });
+        }
+        return;
+      case "page":
+        if (message.chatId === this.chat.id) await this.sync.postPage(message.chatId, message.start, message.count);
+        return;
+      case "search":
+        if (message.chatId === this.chat.id) await this.sync.postSearch(message.chatId, message.query);
         return;
       case "send":
         return this.send(message.text);
@@ -186,8 +201,9 @@ export class ChatViewProvider implements vscode.WebviewViewProvider, vscode.Disp
     const chat = this.chat;
     const attachments = this.attachments.splice(0);
     const prompt = attachments.length > 0 ? `${attachments.map((a) => a.text).join("\n\n")}\n\n${text}` : text;
-    const history: ChatHistoryMessage[] = chat.messages
-      .filter((m, index) => m.pinned || index >= chat.messages.length - historyLimit)
+    // The live messages (at most historyLimit) and the pinned ones the archive holds.
+    const history: ChatHistoryMessage[] = [...(chat.archivedPins ?? []).map((record) => record.message), ...chat.messages]
+      .filter((m, index, all) => m.pinned || index >= all.length - historyLimit)
       .filter((m) => m.role === "user" || m.text !== "")
       .map((m) => ({ id: m.id, role: m.role, text: m.prompt ?? m.text, ...(m.pinned ? { pinned: true } : {}) }));
     const userId = newId("u");
@@ -202,10 +218,20 @@ export class ChatViewProvider implements vscode.WebviewViewProvider, vscode.Disp
       status: "done",
       createdAt: now,
     });
-    this.store.addMessage(chat.id, { id: assistantId, role: "assistant", text: "", status: "streaming", createdAt: now });
+    const modelName = this.server.currentStatus.modelName;
+    this.store.addMessage(chat.id, {
+      id: assistantId,
+      role: "assistant",
+      text: "",
+      status: "streaming",
+      ...(modelName ? { model: modelName } : {}),
+      createdAt: now,
+    });
     await this.context.globalState.update(currentChatKey, chat.id);
     const source = new CancellationTokenSource();
     this.streaming = { chatId: chat.id, messageId: assistantId, source };
+    this.sync.postMessage(chat.id, userId);
+    this.sync.postMessage(chat.id, assistantId);
     this.postState();
     try {
       const result = await client.sendRequest(
@@ -216,8 +242,10 @@ export class ChatViewProvider implements vscode.WebviewViewProvider, vscode.Disp
       this.store.updateMessage(chat.id, assistantId, {
         text: result.text,
         status: result.stopReason === "cancelled" ? "cancelled" : "done",
+        ...(result.stopReason === "cancelled" ? { cancelReason: result.cancelReason ?? "stop" } : {}),
       });
       this.windows.set(chat.id, result.window);
+      this.sync.postWindow(result.window);
       if (source.token.isCancellationRequested && result.stopReason !== "cancelled") log.info(`${lateStopLog} (${result.stopReason})`);
       log.debug(
         `Chat answer: ${result.generatedTokens} tokens (${result.stopReason}) in ${result.durationMs.toFixed(0)} ms, ` +
@@ -225,18 +253,23 @@ export class ChatViewProvider implements vscode.WebviewViewProvider, vscode.Disp
           (result.stopLatencyMs !== undefined ? `, stopped ${result.stopLatencyMs.toFixed(1)} ms after the cancel arrived` : ""),
       );
     } catch (error) {
-      const cancelled = source.token.isCancellationRequested;
+      // The user's Stop, or the server went away while it answered (it restarted, or is restarting).
+      const stopped = source.token.isCancellationRequested;
       const message = error instanceof Error ? error.message : String(error);
+      const restarted =
+        !stopped && (this.server.running !== client || client.state !== State.Running || /connection (got )?(disposed|closed)/i.test(message));
       const code = (error as { code?: number }).code;
       this.store.updateMessage(chat.id, assistantId, {
-        status: cancelled ? "cancelled" : "error",
-        ...(cancelled ? {} : { error: code === ErrorCodes.modelNotReady ? notReadyMessage(this.server) : message }),
+        status: stopped || restarted ? "cancelled" : "error",
+        ...(stopped ? { cancelReason: "stop" as const } : restarted ? { cancelReason: "serverRestarted" as const } : {}),
+        ...(stopped || restarted ? {} : { error: code === ErrorCodes.modelNotReady ? notReadyMessage(this.server) : message }),
       });
-      if (!cancelled) log.error(`Chat answer failed: ${message}`);
+      if (!stopped) log.error(`Chat answer failed: ${message}`);
     } finally {
       if (this.streaming?.messageId === assistantId) this.streaming = undefined;
       source.dispose();
       await this.store.flush();
+      this.sync.postMessage(chat.id, assistantId);
       this.postState();
     }
   }
@@ -253,7 +286,7 @@ export class ChatViewProvider implements vscode.WebviewViewProvider, vscode.Disp
     this.chat = chat;
     this.attachments = [];
     await this.context.globalState.update(currentChatKey, chat.id);
-    this.postState();
+    this.showChat();
   }
 
   private async remove(chatId: string): Promise<void> {
@@ -267,13 +300,15 @@ export class ChatViewProvider implements vscode.WebviewViewProvider, vscode.Disp
     await this.store.remove(chatId);
     this.windows.delete(chatId);
     void this.server.running?.sendRequest(ChatResetRequest.type, { chatId }).catch(() => undefined);
-    if (this.chat.id === chatId) this.chat = this.store.get(this.store.list()[0]?.id ?? "") ?? this.store.create();
-    this.postState();
+    if (this.chat.id === chatId) {
+      this.chat = this.store.get(this.store.list()[0]?.id ?? "") ?? this.store.create();
+      this.showChat();
+    } else this.postState();
   }
 
   private async pin(messageId: string, pinned: boolean): Promise<void> {
     const chat = this.chat;
-    const message = chat.messages.find((m) => m.id === messageId);
+    const message = this.store.find(chat.id, messageId) ?? chat.archivedPins?.find((record) => record.message.id === messageId);
     if (!message) return;
     const client = this.server.running;
     if (client) {
@@ -282,9 +317,13 @@ export class ChatViewProvider implements vscode.WebviewViewProvider, vscode.Disp
         this.post({ type: "notice", level: "error", text: result.message ?? "The message could not be pinned." });
         return;
       }
-      if (result.window) this.windows.set(chat.id, result.window);
+      if (result.window) {
+        this.windows.set(chat.id, result.window);
+        this.sync.postWindow(result.window);
+      }
     }
     this.store.updateMessage(chat.id, messageId, { pinned });
+    this.sync.postMessage(chat.id, messageId);
     this.postState();
   }
 
@@ -309,11 +348,11 @@ export class ChatViewProvider implements vscode.WebviewViewProvider, vscode.Disp
       client.onNotification(ChatTokenNotification.type, (token) => {
         if (!this.streaming || token.assistantMessageId !== this.streaming.messageId) return;
         this.store.appendText(token.chatId, token.assistantMessageId, token.delta);
-        this.post({ type: "token", chatId: token.chatId, messageId: token.assistantMessageId, delta: token.delta });
+        this.sync.postToken(token.chatId, token.assistantMessageId, token.delta);
       }),
       client.onNotification(ChatWindowNotification.type, (window) => {
         this.windows.set(window.chatId, window);
-        this.post({ type: "window", window });
+        this.sync.postWindow(window);
       }),
     );
     // A new server process holds no chat: every chat's window is unknown until its next message.
@@ -322,31 +361,20 @@ export class ChatViewProvider implements vscode.WebviewViewProvider, vscode.Disp
 
   // ---- webview ----
 
-  private viewState(): ViewState {
+  private postState(): void {
     const status = this.server.currentStatus;
-    const window = this.windows.get(this.chat.id);
-    return {
-      chats: this.store.list(),
-      chatId: this.chat.id,
-      title: this.chat.title,
-      messages: this.chat.messages.map((m) => ({
-        id: m.id,
-        role: m.role,
-        text: m.text,
-        attachments: m.attachments ?? [],
-        pinned: m.pinned === true,
-        status: m.status,
-        ...(m.error !== undefined ? { error: m.error } : {}),
-      })),
+    this.sync.postState(this.chat, {
       attachments: this.attachments.map((a) => a.label),
       ...(this.streaming?.chatId === this.chat.id ? { streamingId: this.streaming.messageId } : {}),
       server: { state: status.state, message: status.message, ...(status.modelName ? { modelName: status.modelName } : {}) },
-      ...(window ? { window } : {}),
-    };
+      window: this.windows.get(this.chat.id),
+    });
   }
 
-  private postState(): void {
-    this.post({ type: "state", state: this.viewState() });
+  /** The current chat from scratch: its chrome, then its newest messages. */
+  private showChat(): void {
+    this.postState();
+    void this.sync.postNewest(this.chat.id).catch((error: unknown) => log.error(`Chat history: ${error instanceof Error ? error.message : String(error)}`));
   }
 
   private post(message: ToWebview): void {

@@ -22,10 +22,13 @@ export function chatHtml(webview: vscode.Webview, mediaRoot: vscode.Uri, joinPat
 <header class="toolbar">
   <button type="button" id="history" class="icon-button" title="Past chats" aria-label="Past chats"><span class="codicon codicon-history" aria-hidden="true"></span></button>
   <div id="title" class="title">New chat</div>
+  <button type="button" id="jump-pinned" class="icon-button" title="Jump to pinned message" aria-label="Jump to pinned message" hidden><span class="codicon codicon-pinned" aria-hidden="true"></span></button>
+  <button type="button" id="search-open" class="icon-button" title="Search this chat (Ctrl+F)" aria-label="Search this chat (Ctrl+F)"><span class="codicon codicon-search" aria-hidden="true"></span></button>
 </header>
 <nav id="history-panel" class="history-panel" hidden></nav>
 <div id="banner" class="banner" role="status" hidden></div>
 <div id="notice" class="notice" role="alert" hidden></div>
+<div id="search" class="search-bar" role="search" hidden></div>
 <main id="transcript" class="transcript" aria-live="polite"></main>
 <footer class="composer-area">
   <div id="meter" class="meter" hidden></div>

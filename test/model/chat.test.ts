@@ -17,6 +17,7 @@ import {
   type ChatSendResult,
   type ChatWindowState,
 } from "../../common/protocol";
+import { outsideIds } from "../../common/chatWindow";
 import { models } from "../support/paths";
 import { startServer, testSettings, type ServerHandle } from "../support/serverProcess";
 
@@ -94,8 +95,12 @@ describe("chat: 300 turns in a 512-token context (stories260K)", () => {
     // Every token of the stream was appended exactly once: the template preamble, every turn and every answer.
     assert.ok(last.stats.tokensEvicted > last.stats.contextSize * 5);
     // Old messages are reported outside the window; the last ones are inside.
-    assert.ok(last.window.outside.includes("u0") && last.window.outside.includes("a0"));
-    assert.ok(!last.window.outside.includes(`u${turns - 1}`) && !last.window.outside.includes(`a${turns - 2}`));
+    const ids = Array.from({ length: turns }, (_, i) => [`u${i}`, `a${i}`]).flat();
+    const outside = outsideIds(last.window, ids);
+    assert.ok(outside.has("u0") && outside.has("a0"));
+    assert.ok(!outside.has(`u${turns - 1}`) && !outside.has(`a${turns - 2}`));
+    assert.equal(last.window.outsideCount, outside.size, "the count matches the boundary");
+    assert.ok(JSON.stringify(last.window).length < 2000, "the window state does not grow with the chat");
     const growthMB = (state.rssBytes - rssAfterWarmup) / 2 ** 20;
     assert.ok(growthMB < 16, `server RSS grew ${growthMB.toFixed(1)} MB between turn 50 and turn 300`);
   });
@@ -125,6 +130,7 @@ describe("chat: stop, pins, restore, validation (stories260K)", () => {
     );
     listener.dispose();
     assert.equal(result.stopReason, "cancelled");
+    assert.equal(result.cancelReason, "stop", "the user's Stop");
     assert.ok(result.generatedTokens < 4000, `stopped after ${result.generatedTokens} tokens`);
     assert.ok(result.stopLatencyMs !== undefined, "the server measured the stop");
     assert.ok(result.stopLatencyMs < 100, `sequence freed ${result.stopLatencyMs.toFixed(1)} ms after the cancel arrived`);
@@ -133,6 +139,30 @@ describe("chat: stop, pins, restore, validation (stories260K)", () => {
     const next = await send(server, { chatId: "stop", text: "And then?", turn: 900 });
     assert.ok(next.generatedTokens > 0);
     assert.notEqual(next.stopReason, "cancelled");
+  });
+
+  it("an answer cancelled by a settings change says why (not Stopped)", async () => {
+    let tokens = 0;
+    const listener = server.connection.onNotification(ChatTokenNotification.type, (token) => {
+      if (token.assistantMessageId === "a-cfg" && ++tokens === 5) void server.configure(testSettings({ path: models.stories, context: { size: 256 } }));
+    });
+    const result = await server.connection.sendRequest(ChatSendRequest.type, {
+      chatId: "cfg",
+      userMessageId: "u-cfg",
+      assistantMessageId: "a-cfg",
+      text: "Once upon a time",
+      history: [],
+      maxTokens: 4000,
+      temperature: 0.8,
+      seed: 1,
+    });
+    listener.dispose();
+    assert.equal(result.stopReason, "cancelled");
+    assert.equal(result.cancelReason, "settingsChanged");
+    // Back to 512 (a larger context reloads the model): the next tests need it ready.
+    await server.configure(testSettings({ path: models.stories, context: { size: 512 } }));
+    const status = await server.waitForStatus((s) => s.state === "ready" || s.state === "error");
+    assert.equal(status.state, "ready", status.message);
   });
 
   it("a pinned message stays in the sink region while later turns overflow the window", async () => {
@@ -152,8 +182,9 @@ describe("chat: stop, pins, restore, validation (stories260K)", () => {
     listener.dispose();
     assert.ok(last.stats.shifts > 3, "the window overflowed");
     assert.deepEqual(last.window.pinnedInSink, ["u0"], "the pin joined the sink region");
-    assert.ok(!last.window.outside.includes("u0") && !last.window.partial.includes("u0"), "the pinned message is still seen");
-    assert.ok(last.window.outside.includes("a0") || last.window.outside.includes("u1"), "unpinned old messages left");
+    const outside = outsideIds(last.window, Array.from({ length: 40 }, (_, i) => [`u${i}`, `a${i}`]).flat());
+    assert.ok(!outside.has("u0") && !last.window.partial.includes("u0"), "the pinned message is still seen");
+    assert.ok(outside.has("a0") || outside.has("u1"), "unpinned old messages left");
     const after = await server.connection.sendRequest(ChatStateRequest.type, {});
     assert.deepEqual(after.sinkTokens.slice(0, before.sinkTokens.length), before.sinkTokens, "the template sinks are unchanged");
     assert.ok(after.sinkTokens.length > before.sinkTokens.length, "the sink region grew over the pin");
@@ -176,8 +207,9 @@ describe("chat: stop, pins, restore, validation (stories260K)", () => {
     assert.ok(result.restoredTokens > 0);
     assert.ok(result.restoredTokens < result.stats.contextSize, "only what fits is evaluated");
     assert.ok(result.window.pinnedInSink.includes("hu0"), "the pinned message went into the sink region");
-    assert.ok(result.window.outside.includes("hu1"), "old messages that did not fit are outside");
-    assert.ok(!result.window.outside.includes("ha39"), "the newest stored answer is inside");
+    const outside = outsideIds(result.window, history.map((message) => message.id));
+    assert.ok(outside.has("hu1"), "old messages that did not fit are outside");
+    assert.ok(!outside.has("ha39"), "the newest stored answer is inside");
     // The same chat continues on the same stream: nothing is restored again.
     const next = await send(server, { chatId: "restored", text: "More.", turn: 1001, history });
     assert.equal(next.restoredTokens, 0);

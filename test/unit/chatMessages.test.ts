@@ -5,8 +5,8 @@ import { mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
-import { parseFromWebview, parseToWebview, type ViewState } from "../../common/chatMessages";
-import type { ChatWindowState } from "../../common/protocol";
+import { parseFromWebview, parseToWebview, type ViewMessage, type ViewState } from "../../common/chatMessages";
+import type { ViewWindow } from "../../common/chatWindow";
 import { llamaTextCommonPrefix, llamaTextSuffix } from "../../server/chat/format";
 import { checkChatPinParams, checkChatResetParams, checkChatSendParams } from "../../server/chat/params";
 import { ChatStore, FolderStorage, titleFrom } from "../../src/chat/store";
@@ -26,6 +26,8 @@ describe("webview → extension messages", () => {
       { type: "attach", what: "file" },
       { type: "removeAttachment", index: 0 },
       { type: "openSettings" },
+      { type: "page", chatId: "c1", start: 0, count: 40 },
+      { type: "search", chatId: "c1", query: "stack" },
     ];
     for (const message of good) assert.deepEqual(parseFromWebview(message), message);
   });
@@ -47,6 +49,9 @@ describe("webview → extension messages", () => {
       { type: "removeAttachment", index: -1 },
       { type: "removeAttachment", index: 1.5 },
       { type: "removeAttachment", index: 16 },
+      { type: "page", chatId: "c1", start: -1, count: 40 },
+      { type: "page", chatId: "c1", start: 0, count: 101 },
+      { type: "search", chatId: "c1", query: "x".repeat(201) },
     ];
     for (const message of bad) assert.equal(parseFromWebview(message), undefined, JSON.stringify(message)?.slice(0, 80));
     assert.deepEqual(parseFromWebview({ type: "stop", extra: "<script>" }), { type: "stop" });
@@ -54,9 +59,12 @@ describe("webview → extension messages", () => {
 });
 
 describe("extension → webview messages", () => {
-  const window: ChatWindowState = {
+  const window: ViewWindow = {
     chatId: "c1",
-    outside: ["u0"],
+    firstInWindow: "u1",
+    outsideAfter: [],
+    outsideCount: 1,
+    boundary: 1,
     partial: ["a0"],
     pinnedInSink: [],
     pinnedPending: ["u1"],
@@ -72,18 +80,27 @@ describe("extension → webview messages", () => {
     chats: [{ id: "c1", title: "Hi", updatedAt: 1, messageCount: 2 }],
     chatId: "c1",
     title: "Hi",
-    messages: [
-      { id: "u1", role: "user", text: "hi", attachments: ["a.ts:1-3"], pinned: true, status: "done" },
-      { id: "a1", role: "assistant", text: "**hello**", attachments: [], pinned: false, status: "streaming" },
-    ],
+    total: 2,
+    pinned: [{ id: "u1", index: 0 }],
     attachments: [],
     streamingId: "a1",
     server: { state: "ready", message: "ready", modelName: "tiny" },
     window,
   };
 
-  it("accepts state, token, window and notice messages", () => {
+  const messages: ViewMessage[] = [
+    { id: "u1", index: 0, role: "user", text: "hi", attachments: ["a.ts:1-3"], pinned: true, status: "done" },
+    { id: "a1", index: 1, role: "assistant", text: "**hello**", attachments: [], pinned: false, status: "cancelled", model: "tiny", cancelReason: "settingsChanged" },
+  ];
+
+  it("accepts state, page, message, token, window, search results and notice messages", () => {
     assert.deepEqual(parseToWebview({ type: "state", state }), { type: "state", state });
+    const page = { type: "page", chatId: "c1", start: 0, total: 2, messages };
+    assert.deepEqual(parseToWebview(page), page);
+    const one = { type: "message", chatId: "c1", total: 2, message: messages[1] };
+    assert.deepEqual(parseToWebview(one), one);
+    const results = { type: "searchResults", chatId: "c1", query: "hel", hits: [{ id: "a1", index: 1, snippet: "**hello**" }], more: false };
+    assert.deepEqual(parseToWebview(results), results);
     assert.deepEqual(parseToWebview({ type: "token", chatId: "c1", messageId: "a1", delta: "x" }), {
       type: "token",
       chatId: "c1",
@@ -94,13 +111,17 @@ describe("extension → webview messages", () => {
     assert.deepEqual(parseToWebview({ type: "notice", level: "error", text: "bad" }), { type: "notice", level: "error", text: "bad" });
   });
 
-  it("rejects a state with a malformed message, window or server status", () => {
-    const withBadMessage = { ...state, messages: [{ ...state.messages[0], role: "system" }] };
+  it("rejects a malformed message, page, window, server status or an unbounded list", () => {
+    const withBadPin = { ...state, pinned: [{ id: "u1", index: -1 }] };
     const withBadWindow = { ...state, window: { ...window, kvCells: -1 } };
+    const withBigWindow = { ...state, window: { ...window, outsideAfter: Array.from({ length: 201 }, (_, i) => `m${i}`) } };
     const withBadServer = { ...state, server: { state: "on fire", message: "" } };
-    for (const bad of [withBadMessage, withBadWindow, withBadServer]) {
+    for (const bad of [withBadPin, withBadWindow, withBigWindow, withBadServer]) {
       assert.equal(parseToWebview({ type: "state", state: bad }), undefined);
     }
+    assert.equal(parseToWebview({ type: "page", chatId: "c1", start: 0, total: 2, messages: [{ ...messages[0], role: "system" }] }), undefined);
+    assert.equal(parseToWebview({ type: "message", chatId: "c1", total: 2, message: { ...messages[1], cancelReason: "gremlins" } }), undefined);
+    assert.equal(parseToWebview({ type: "page", chatId: "c1", start: 0, total: 200, messages: Array(101).fill(messages[0]) }), undefined);
     assert.equal(parseToWebview({ type: "token", chatId: "c1", messageId: "a1" }), undefined);
     assert.equal(parseToWebview({ type: "notice", level: "debug", text: "x" }), undefined);
   });

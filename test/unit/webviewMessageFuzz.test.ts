@@ -9,10 +9,10 @@ import { prng } from "../support/random";
 
 const chatTypes = [
   "ready", "send", "stop", "openChat", "deleteChat", "pin", "copy", "insert", "attach",
-  "removeAttachment", "openSettings",
+  "removeAttachment", "openSettings", "page", "search",
 ];
 const panelTypes = ["ready", "copy", "resetCache", "restartServer"];
-const fieldNames = ["type", "text", "chatId", "messageId", "pinned", "what", "index", "label", "__proto__", "constructor"];
+const fieldNames = ["type", "text", "chatId", "messageId", "pinned", "what", "index", "label", "start", "count", "query", "__proto__", "constructor"];
 
 function junk(random: () => number, depth = 0): unknown {
   const pick = Math.floor(random() * 12);
@@ -65,9 +65,10 @@ function fuzz(name: string, parse: (raw: unknown) => unknown, allowedKeys: Set<s
 }
 
 describe("webview message validation under fuzzing", () => {
-  fuzz("chat view → extension", parseFromWebview, new Set(["type", "text", "chatId", "messageId", "pinned", "what", "index"]));
+  fuzz("chat view → extension", parseFromWebview, new Set(["type", "text", "chatId", "messageId", "pinned", "what", "index", "start", "count", "query"]));
   fuzz("extension → chat view", parseToWebview, new Set(["type", "text", "chatId", "messageId", "pinned", "what", "index", "label",
-    "state", "chats", "messages", "window", "notice", "status", "attachments", "message", "delta", "meter", "banner", "settings"]), false);
+    "state", "chats", "messages", "window", "notice", "status", "attachments", "message", "delta", "meter", "banner", "settings",
+    "start", "total", "query", "hits", "more"]), false);
   fuzz("diagnostics panel → extension", parseWebviewMessage, new Set(["type", "label"]));
 
   it("rejects each valid message once a field has the wrong type", () => {

@@ -4,8 +4,9 @@
 import type { Step } from "../harness";
 import { badConfig } from "./badConfig";
 import { chat } from "./chat";
+import { chatReload } from "./chatReload";
 import { diagnostics } from "./diagnostics";
 import { inlineCompletion } from "./inlineCompletion";
 import { statusReady } from "./statusReady";
 
-export const steps: Step[] = [statusReady, chat, inlineCompletion, diagnostics, badConfig];
+export const steps: Step[] = [statusReady, chat, inlineCompletion, diagnostics, chatReload, badConfig];

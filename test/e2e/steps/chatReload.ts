@@ -1,0 +1,46 @@
+// Step: a window reload keeps what the chat view showed (after step 2 overflowed the context and
+// dimmed old messages): the context meter, the dimmed messages and their "not seen" badges are
+// back at once, read from the stored chat before any new message, and the messages that were
+// outside the window are the same ones. Runs after the diagnostics step, which reads the session
+// that a reload ends.
+import assert from "node:assert/strict";
+import { waitForWorkbench, waitUntil, type Step } from "../harness";
+import { chatFrame, meterFigures } from "./chat";
+
+async function outsideIds(frame: import("playwright-core").Frame): Promise<string[]> {
+  return await frame.locator("#transcript .message.outside").evaluateAll((elements) => elements.map((e) => (e as HTMLElement).dataset.id ?? ""));
+}
+
+export const chatReload: Step = {
+  id: "chat-reload",
+  title: "chat: a window reload keeps the meter, the dimming and the badges",
+  async run(ctx) {
+    const before = await chatFrame(ctx);
+    const meter = await meterFigures(before);
+    assert.ok(meter, "no context meter before the reload (the chat step ran first?)");
+    const outside = await outsideIds(before);
+    assert.ok(outside.length > 0, "no dimmed message before the reload");
+    ctx.log(`before the reload: meter "${meter.text}", ${outside.length} dimmed`);
+
+    const started = Date.now();
+    await ctx.page.reload();
+    await waitForWorkbench(ctx.page);
+    const frame = await chatFrame(ctx);
+    const restored = await waitUntil(
+      async () => {
+        const figures = await meterFigures(frame);
+        const ids = await outsideIds(frame);
+        return figures && ids.length > 0 ? { figures, ids } : undefined;
+      },
+      { timeoutMs: 30_000, what: "the meter and the dimmed messages after the reload" },
+    );
+    const badges = await frame.locator("#transcript .message.outside .window-badge").count();
+    ctx.log(`after the reload (${((Date.now() - started) / 1000).toFixed(1)} s): meter "${restored.figures.text}", ${restored.ids.length} dimmed, ${badges} badges`);
+    assert.equal(restored.figures.kvCells, meter.kvCells, "the meter's KV figures");
+    assert.equal(restored.figures.shifts, meter.shifts);
+    assert.equal(restored.figures.outsideMessages, meter.outsideMessages);
+    assert.deepEqual(restored.ids, outside, "the same messages are dimmed");
+    assert.equal(badges, outside.length, "every dimmed message has its badge");
+    await ctx.shot("after-reload");
+  },
+};
