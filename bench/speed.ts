@@ -86,7 +86,7 @@ async function main(): Promise<void> {
   const reps = Math.max(1, int(args, "reps", 3));
   const json = flag(args, "json");
 
-  const tools = ensureLlamaTools();
+  const tools = ensureLlamaTools({ targets: ["llama-bench", "llama-completion"] });
   const { getLlama, LlamaLogLevel } = await import("node-llama-cpp");
   const llama = await getLlama({ gpu: false, logLevel: LlamaLogLevel.error });
   const model = await llama.loadModel({ modelPath });

@@ -13,4 +13,4 @@ export declare function bundledCommit(): string;
 /** Where the programs are (whether or not they are built yet). */
 export declare function llamaToolsDir(): string;
 /** Paths of the built programs, building what is missing (minutes once, cached in .tools/llama/<commit>). */
-export declare function ensureLlamaTools(options?: { jobs?: number }): LlamaTools;
+export declare function ensureLlamaTools(options?: { jobs?: number; targets?: readonly string[] }): LlamaTools;

@@ -6,6 +6,7 @@
 //   node scripts/llamaTools.mjs                 build what is missing, print the paths
 //   node scripts/llamaTools.mjs --json          the same, paths as one JSON object on the last line
 //   node scripts/llamaTools.mjs --jobs 2        parallel compile jobs (default: cores, at most 4)
+//   node scripts/llamaTools.mjs --only llama-bench,llama-completion   just these programs
 //
 // Needs git, cmake and a C++ compiler (apt: cmake g++); ninja when present. No network: the web UI
 // of llama-server is left out (LLAMA_BUILD_UI=OFF, no prebuilt download).
@@ -56,15 +57,19 @@ export function llamaToolsDir() {
   return path.join(repoRoot, ".tools", "llama", bundledCommit());
 }
 
-/** Paths of the built programs, building what is missing. */
-export function ensureLlamaTools({ jobs = Math.min(4, os.availableParallelism?.() ?? os.cpus().length) } = {}) {
+/**
+ * Paths of the built programs, building what is missing. `targets` (default: all of llamaTargets)
+ * limits what is built now; the paths of the others are still returned (they may not exist).
+ */
+export function ensureLlamaTools({ jobs = Math.min(4, os.availableParallelism?.() ?? os.cpus().length), targets = llamaTargets } = {}) {
   if (!existsSync(bundle)) throw new Error(`${bundle} is missing: run npm ci first.`);
+  for (const t of targets) if (!llamaTargets.includes(t)) throw new Error(`unknown llama.cpp program "${t}" (known: ${llamaTargets.join(", ")})`);
   const dir = llamaToolsDir();
   const binDir = path.join(dir, "build", "bin");
   const paths = Object.fromEntries(llamaTargets.map((t) => [t, path.join(binDir, t)]));
   const stamp = path.join(dir, "options.json");
-  const wanted = JSON.stringify({ cmakeOptions, targets: llamaTargets });
-  const fresh = existsSync(stamp) && readFileSync(stamp, "utf8") === wanted && llamaTargets.every((t) => existsSync(paths[t]));
+  const wanted = JSON.stringify({ cmakeOptions });
+  const fresh = existsSync(stamp) && readFileSync(stamp, "utf8") === wanted && targets.every((t) => existsSync(paths[t]));
   if (fresh) {
     log(`cached in ${path.relative(repoRoot, dir)}`);
     return { dir, commit: bundledCommit(), ...paths };
@@ -85,9 +90,9 @@ export function ensureLlamaTools({ jobs = Math.min(4, os.availableParallelism?.(
   const started = Date.now();
   log(`configuring (${generator.length > 0 ? "ninja" : "make"}, ${jobs} jobs)`);
   run("cmake", ["-S", src, "-B", build, ...generator, ...cmakeOptions]);
-  log(`building ${llamaTargets.join(", ")} (a few minutes once; cached afterwards)`);
-  run("cmake", ["--build", build, "--target", ...llamaTargets, "-j", String(jobs)]);
-  for (const t of llamaTargets) if (!existsSync(paths[t])) throw new Error(`the build did not produce ${paths[t]}`);
+  log(`building ${targets.join(", ")} (minutes once; cached afterwards)`);
+  run("cmake", ["--build", build, "--target", ...targets, "-j", String(jobs)]);
+  for (const t of targets) if (!existsSync(paths[t])) throw new Error(`the build did not produce ${paths[t]}`);
   writeFileSync(stamp, wanted);
   log(`built in ${Math.round((Date.now() - started) / 1000)} s`);
   return { dir, commit: bundledCommit(), ...paths };
@@ -96,9 +101,11 @@ export function ensureLlamaTools({ jobs = Math.min(4, os.availableParallelism?.(
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const args = process.argv.slice(2);
   const jobsAt = args.indexOf("--jobs");
+  const onlyAt = args.indexOf("--only");
+  const targets = onlyAt >= 0 ? String(args[onlyAt + 1] ?? "").split(",").filter(Boolean) : llamaTargets;
   try {
-    const tools = ensureLlamaTools(jobsAt >= 0 ? { jobs: Math.max(1, Number(args[jobsAt + 1]) || 1) } : {});
-    for (const t of llamaTargets) process.stdout.write(`${t}: ${tools[t]}\n`);
+    const tools = ensureLlamaTools({ ...(jobsAt >= 0 ? { jobs: Math.max(1, Number(args[jobsAt + 1]) || 1) } : {}), targets });
+    for (const t of targets) process.stdout.write(`${t}: ${tools[t]}\n`);
     if (args.includes("--json")) process.stdout.write(`${JSON.stringify(tools)}\n`);
   } catch (error) {
     log(error instanceof Error ? error.message : String(error));
