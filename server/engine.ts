@@ -1,6 +1,8 @@
 // The engine owns llama.cpp for the whole server process: the Llama instance (backend), the model,
 // and every context created from it, with a strict lifecycle — on reload or shutdown everything is
 // disposed in order (features first, then contexts, then the model), never left to the GC.
+import os from "node:os";
+import path from "node:path";
 import type { Llama, LlamaContext, LlamaModel } from "node-llama-cpp";
 import type { ServerStatus } from "../common/protocol";
 import type { Backend, Settings } from "../common/settings";
@@ -8,6 +10,8 @@ import { loadLlamaCpp, type LlamaCpp } from "./llamaRuntime";
 import { errorMessage, type Logger } from "./log";
 import { checkModelFile, ModelFileError, modelDisplayName } from "./modelFile";
 import { memoryGuard } from "./memoryGuard";
+import { LoadAbortedError, LoadControl } from "./model/loadControl";
+import { LoadMarkers } from "./model/loadMarker";
 import { SerialQueue } from "./serialQueue";
 
 export class ModelNotReadyError extends Error {
@@ -48,6 +52,26 @@ function contextKey(settings: Settings): string {
   return JSON.stringify([settings.context, settings.threads]);
 }
 
+/** JavaScript errors from inside a library (a TypeError on odd metadata…) are not messages for users. */
+function isInternalError(error: unknown): boolean {
+  return error instanceof TypeError || error instanceof RangeError || error instanceof SyntaxError || error instanceof ReferenceError;
+}
+
+/** The message for a load that failed for another reason than our own checks. */
+export function loadFailureMessage(modelPath: string, error: unknown): string {
+  if (error instanceof ModelFileError || error instanceof LoadAbortedError) return error.message;
+  if (isInternalError(error)) {
+    return (
+      `Could not load ${modelPath}: its metadata could not be read (the file is probably damaged, or made for a model ` +
+      `llama.cpp does not support). Download it again or pick another model.`
+    );
+  }
+  return (
+    `Could not load ${modelPath}: ${errorMessage(error)}. Check that it is a valid GGUF model for llama.cpp, ` +
+    `or try a smaller context size or streamsink.model.backend = "cpu".`
+  );
+}
+
 export class Engine {
   private readonly queue = new SerialQueue();
   private readonly listeners = new Set<ModelListener>();
@@ -61,6 +85,11 @@ export class Engine {
   private disposed = false;
   /** A notice to show with the next ready status (e.g. a GPU backend that was not available). */
   private backendNotice: string | undefined;
+  /** The load in progress (checked, then loaded); a newer configuration for another model aborts it. */
+  private currentLoad: { control: LoadControl; key: string } | undefined;
+  private readonly markers = new LoadMarkers();
+  /** The `threads` value the user was last told is above the machine's cores (told once per value). */
+  private threadsTold: number | undefined;
 
   constructor(
     private readonly log: Logger,
@@ -87,10 +116,19 @@ export class Engine {
     throw new ModelNotReadyError(this.status.message);
   }
 
-  /** Applies new settings; reloads only what they change. Calls are coalesced: the last one wins. */
+  /** The folder the client gave for the server's files: crash markers of model loads go there. */
+  setStoragePath(storagePath: string | undefined): void {
+    if (storagePath !== undefined) this.markers.setDirectory(path.join(storagePath, "load-markers"));
+  }
+
+  /**
+   * Applies new settings; reloads only what they change. Calls are coalesced: the last one wins, and
+   * a load in progress for other model settings is cancelled, so choosing another model always wins.
+   */
   configure(settings: Settings): Promise<void> {
     this.log.setLevel(settings.logLevel);
     this.pendingSettings = settings;
+    if (this.currentLoad && this.currentLoad.key !== modelKey(settings)) this.currentLoad.control.supersede();
     return this.queue.run(async () => {
       const next = this.pendingSettings;
       if (next === undefined || this.disposed) return;
@@ -112,8 +150,7 @@ export class Engine {
       }
       // Otherwise (new model settings, or the same ones after a failure: the file may have been
       // fixed on disk) load from scratch.
-      await this.unload();
-      await this.load(next);
+      await this.replaceModel(previous, next);
     });
   }
 
@@ -146,9 +183,19 @@ export class Engine {
     this.publishStatus(status);
   }
 
+  /** `threads`, never above the machine's logical cores (more only slows llama.cpp down); told once. */
   private resolveThreads(settings: Settings, llama: Llama): number {
-    if (settings.threads !== "auto") return settings.threads;
-    return Math.max(1, llama.cpuMathCores);
+    if (settings.threads === "auto") return Math.max(1, llama.cpuMathCores);
+    const cores = Math.max(1, os.availableParallelism());
+    if (settings.threads <= cores) return settings.threads;
+    if (this.threadsTold !== settings.threads) {
+      this.threadsTold = settings.threads;
+      this.log.warn(
+        `streamsink.threads is ${settings.threads} but this machine has ${cores} logical cores: using ${cores}. ` +
+          `Set streamsink.threads to "auto" or at most ${cores}.`,
+      );
+    }
+    return cores;
   }
 
   private async getLlamaFor(llamaCpp: LlamaCpp, backend: Backend): Promise<Llama> {
@@ -193,9 +240,14 @@ export class Engine {
     return this.llama;
   }
 
-  private async load(settings: Settings): Promise<void> {
+  /**
+   * Checks the new model file while the previous model keeps serving; only a file that passes
+   * replaces it. Every step is bounded by the load's LoadControl (superseded or timed out).
+   */
+  private async replaceModel(previous: Settings | undefined, settings: Settings): Promise<void> {
     const modelPath = settings.model.path;
     if (modelPath === "") {
+      await this.unload();
       this.setStatus({
         state: "noModel",
         message: "No model configured. Set streamsink.model.path to a GGUF file (StreamSink: Select Model).",
@@ -203,52 +255,119 @@ export class Engine {
       return;
     }
     const modelName = modelDisplayName(modelPath);
-    this.setStatus({ state: "loading", message: `Loading ${modelName}…`, modelName, modelPath, progress: 0 });
+    const control = new LoadControl(modelPath);
+    this.currentLoad = { control, key: modelKey(settings) };
     try {
-      const llamaCpp = await loadLlamaCpp();
-      await checkModelFile(llamaCpp, modelPath);
-      const llama = await this.getLlamaFor(llamaCpp, settings.model.backend);
-      await memoryGuard.check(llamaCpp, llama, modelPath, settings);
-      const started = performance.now();
-      let lastReported = 0;
-      let finished = false;
-      const model = await llama.loadModel({
+      this.setStatus({ state: "loading", message: `Checking ${modelName}…`, modelName, modelPath, progress: 0 });
+      let sizeBytes: number;
+      try {
+        sizeBytes = (await control.untilAborted(checkModelFile(undefined, modelPath))).sizeBytes;
+        const crashed = await this.markers.takeCrashed(modelPath, sizeBytes);
+        if (crashed) {
+          throw new ModelFileError(
+            `The StreamSink server crashed while loading ${modelPath} (${crashed.startedAt}): llama.cpp could not handle this file, ` +
+              `so it was not loaded again. Pick another model, or select this one again to retry.`,
+          );
+        }
+      } catch (error) {
+        this.keepPrevious(previous, modelPath, error);
+        return;
+      }
+      await this.unload();
+      await this.markers.write(modelPath, sizeBytes, "loading");
+      try {
+        await this.load(settings, control);
+      } finally {
+        await this.markers.clear(modelPath);
+      }
+    } catch (error) {
+      this.reportFailure(modelPath, error);
+    } finally {
+      control.finish();
+      if (this.currentLoad?.control === control) this.currentLoad = undefined;
+    }
+  }
+
+  /** The new file failed its check: the loaded model (if any) stays, with a status that says why. */
+  private keepPrevious(previous: Settings | undefined, modelPath: string, error: unknown): void {
+    if (!this.loaded || !previous) {
+      this.reportFailure(modelPath, error);
+      return;
+    }
+    if (error instanceof LoadAbortedError && error.superseded) return;
+    const message = loadFailureMessage(modelPath, error);
+    this.log.error(message);
+    this.settings = previous;
+    const kept = this.loaded.settings.model.path;
+    const keptName = modelDisplayName(kept);
+    const backend = this.loaded.llama.gpu === false ? "cpu" : this.loaded.llama.gpu;
+    this.setStatus({
+      state: "ready",
+      message: `${message} ${keptName} stays loaded.`,
+      modelName: keptName,
+      modelPath: kept,
+      backend,
+    });
+  }
+
+  private reportFailure(modelPath: string, error: unknown): void {
+    if (error instanceof LoadAbortedError && error.superseded) {
+      this.log.info(error.message);
+      return;
+    }
+    const message = loadFailureMessage(modelPath, error);
+    this.log.error(message);
+    if (!(error instanceof ModelFileError) && !(error instanceof LoadAbortedError)) this.log.debug(`Load error details: ${errorMessage(error)}`);
+    this.setStatus({ state: "error", message, modelName: modelDisplayName(modelPath), modelPath });
+  }
+
+  private async load(settings: Settings, control: LoadControl): Promise<void> {
+    const modelPath = settings.model.path;
+    const modelName = modelDisplayName(modelPath);
+    this.setStatus({ state: "loading", message: `Loading ${modelName}…`, modelName, modelPath, progress: 0 });
+    const llamaCpp = await control.untilAborted(loadLlamaCpp());
+    const llama = await control.untilAborted(this.getLlamaFor(llamaCpp, settings.model.backend));
+    await control.untilAborted(memoryGuard.check(llamaCpp, llama, modelPath, settings));
+    const started = performance.now();
+    let lastReported = 0;
+    let finished = false;
+    const model = await control.untilAborted(
+      llama.loadModel({
         modelPath,
         gpuLayers: settings.model.gpuLayers,
+        loadSignal: control.signal,
         onLoadProgress: (progress) => {
           // llama.cpp may report progress after the load resolved: never go back to "loading".
-          if (finished || (progress - lastReported < 0.1 && progress < 1)) return;
+          if (finished || control.signal.aborted || (progress - lastReported < 0.1 && progress < 1)) return;
           lastReported = progress;
           this.setStatus({ state: "loading", message: `Loading ${modelName}…`, modelName, modelPath, progress });
         },
-      });
-      finished = true;
-      const backend = llama.gpu === false ? "cpu" : llama.gpu;
-      const deviceNames = llama.gpu === false ? [] : await llama.getGpuDeviceNames();
-      this.loaded = { llamaCpp, llama, model, settings, threads: this.resolveThreads(settings, llama) };
-      const seconds = ((performance.now() - started) / 1000).toFixed(1);
-      this.log.info(
-        `Loaded ${modelName} in ${seconds} s: backend ${backend}${deviceNames.length ? ` (${deviceNames.join(", ")})` : ""}, ` +
-          `${model.gpuLayers} GPU layers, ${this.loaded.threads} threads.`,
-      );
-      this.setStatus({
-        state: "ready",
-        message: this.backendNotice ?? `${modelName} is ready on ${backend}.`,
-        modelName,
-        modelPath,
-        backend,
-        deviceNames,
-      });
-      this.notifyReady(this.loaded);
-    } catch (error) {
-      const message =
-        error instanceof ModelFileError
-          ? error.message
-          : `Could not load ${modelPath}: ${errorMessage(error)}. Check that it is a valid GGUF model for llama.cpp, ` +
-            `or try a smaller context size or streamsink.model.backend = "cpu".`;
-      this.log.error(message);
-      this.setStatus({ state: "error", message, modelName, modelPath });
-    }
+      }),
+      (late) => void late.dispose(),
+    );
+    finished = true;
+    const backend = llama.gpu === false ? "cpu" : llama.gpu;
+    const deviceNames = llama.gpu === false ? [] : await llama.getGpuDeviceNames();
+    const threads = this.resolveThreads(settings, llama);
+    this.loaded = { llamaCpp, llama, model, settings, threads };
+    const seconds = ((performance.now() - started) / 1000).toFixed(1);
+    this.log.info(
+      `Loaded ${modelName} in ${seconds} s: backend ${backend}${deviceNames.length ? ` (${deviceNames.join(", ")})` : ""}, ` +
+        `${model.gpuLayers} GPU layers, ${threads} threads.`,
+    );
+    const threadsNotice =
+      settings.threads !== "auto" && threads < settings.threads
+        ? ` streamsink.threads (${settings.threads}) is above this machine's ${threads} logical cores: using ${threads}.`
+        : "";
+    this.setStatus({
+      state: "ready",
+      message: (this.backendNotice ?? `${modelName} is ready on ${backend}.`) + threadsNotice,
+      modelName,
+      modelPath,
+      backend,
+      deviceNames,
+    });
+    this.notifyReady(this.loaded);
   }
 
   private notifyReady(loaded: LoadedModel): void {
