@@ -157,20 +157,14 @@ class BoundedReader {
   async count(what: string, max: number, minItemBytes: number): Promise<number> {
     const raw = await this.u64(what);
     const fits = BigInt(Math.floor(this.remaining / Math.max(1, minItemBytes)));
-    if (raw > BigInt(max) || raw > fits) {
-      throw new GgufHeaderError("count", `it claims ${raw} ${what}, more than the file can hold (limit ${Math.min(max, Number(fits))})`);
-    }
+    if (raw > BigInt(max)) throw new GgufHeaderError("count", `it claims ${raw} ${what}, more than any model has (limit ${max})`);
+    if (raw > fits) throw new GgufHeaderError("truncated", `it claims ${raw} ${what} but only ${this.remaining} bytes follow`);
     return Number(raw);
   }
 
   async string(what: string): Promise<string> {
     const length = await this.u64(`the length of ${what}`);
-    if (length > BigInt(this.limits.maxStringBytes) || length > BigInt(this.remaining)) {
-      throw new GgufHeaderError(
-        "string",
-        `${what} claims ${length} bytes (limit ${Math.min(this.limits.maxStringBytes, this.remaining)})`,
-      );
-    }
+    this.checkStringLength(length, what);
     return (await this.bytes(Number(length), what)).toString("utf8");
   }
 
@@ -185,10 +179,17 @@ class BoundedReader {
       }
       const length = this.buffer.readBigUInt64LE(offset);
       this.pos += 8;
-      if (length > BigInt(this.limits.maxStringBytes) || length > BigInt(this.remaining)) {
-        throw new GgufHeaderError("string", `element ${i} of ${what} claims ${length} bytes (limit ${Math.min(this.limits.maxStringBytes, this.remaining)})`);
-      }
+      this.checkStringLength(length, `element ${i} of ${what}`);
       this.pos += Number(length);
+    }
+  }
+
+  private checkStringLength(length: bigint, what: string): void {
+    if (length > BigInt(this.limits.maxStringBytes)) {
+      throw new GgufHeaderError("string", `${what} claims ${length} bytes (limit ${this.limits.maxStringBytes})`);
+    }
+    if (length > BigInt(this.remaining)) {
+      throw new GgufHeaderError("truncated", `the file ends inside ${what} (${length} bytes claimed, ${this.remaining} left)`);
     }
   }
 
@@ -244,8 +245,9 @@ async function readValue(r: BoundedReader, limits: GgufReadLimits, key: string):
   const elementBytes = elementType === ggufValueType.string ? 8 : scalarBytes[elementType];
   if (elementBytes === undefined) throw new GgufHeaderError("type", `${key} has an unknown element type ${elementType}`);
   const raw = await r.u64(`the length of ${key}`);
-  if (raw > BigInt(limits.maxArrayElements) || raw > BigInt(Math.floor(r.remaining / elementBytes))) {
-    throw new GgufHeaderError("array", `${key} claims ${raw} elements, more than the file can hold`);
+  if (raw > BigInt(limits.maxArrayElements)) throw new GgufHeaderError("array", `${key} claims ${raw} elements (limit ${limits.maxArrayElements})`);
+  if (raw > BigInt(Math.floor(r.remaining / elementBytes))) {
+    throw new GgufHeaderError("truncated", `the file ends inside ${key} (${raw} elements claimed, ${r.remaining} bytes left)`);
   }
   const length = Number(raw);
   // String arrays (vocabularies, merges) keep only their length: nothing checked needs the strings.

@@ -10,7 +10,8 @@ export type GgufSanityReason =
   | "headCount"
   | "blockCount"
   | "contextLength"
-  | "embeddingLength";
+  | "embeddingLength"
+  | "tensors";
 
 export class GgufSanityError extends Error {
   constructor(
@@ -58,6 +59,7 @@ export function checkGgufSanity(header: GgufHeader): { architecture: string; voc
     throw new GgufSanityError("architecture", `general.architecture is ${describe(archValue)} (a model names its architecture)`);
   }
   const arch = archValue;
+  if (header.tensors.length === 0) throw new GgufSanityError("tensors", "it has no tensors (no weights)");
   const tokens = header.metadata.get("tokenizer.ggml.tokens");
   if (!isArray(tokens) || tokens.length === 0) {
     throw new GgufSanityError("vocabulary", `its vocabulary (tokenizer.ggml.tokens) is ${isArray(tokens) ? "empty" : describe(tokens)}`);
