@@ -10,7 +10,8 @@ import { loadLlamaCpp, type LlamaCpp } from "./llamaRuntime";
 import { errorMessage, type Logger } from "./log";
 import { checkModelFile, ModelFileError, modelDisplayName } from "./modelFile";
 import { memoryGuard } from "./memoryGuard";
-import { LoadAbortedError, LoadControl } from "./model/loadControl";
+import { LoadAbortedError, LoadControl, settlesWithin } from "./model/loadControl";
+import { loadFailureMessage } from "./model/loadMessages";
 import { LoadMarkers } from "./model/loadMarker";
 import { SerialQueue } from "./serialQueue";
 
@@ -52,26 +53,6 @@ function contextKey(settings: Settings): string {
   return JSON.stringify([settings.context, settings.threads]);
 }
 
-/** JavaScript errors from inside a library (a TypeError on odd metadata…) are not messages for users. */
-function isInternalError(error: unknown): boolean {
-  return error instanceof TypeError || error instanceof RangeError || error instanceof SyntaxError || error instanceof ReferenceError;
-}
-
-/** The message for a load that failed for another reason than our own checks. */
-export function loadFailureMessage(modelPath: string, error: unknown): string {
-  if (error instanceof ModelFileError || error instanceof LoadAbortedError) return error.message;
-  if (isInternalError(error)) {
-    return (
-      `Could not load ${modelPath}: its metadata could not be read (the file is probably damaged, or made for a model ` +
-      `llama.cpp does not support). Download it again or pick another model.`
-    );
-  }
-  return (
-    `Could not load ${modelPath}: ${errorMessage(error)}. Check that it is a valid GGUF model for llama.cpp, ` +
-    `or try a smaller context size or streamsink.model.backend = "cpu".`
-  );
-}
-
 export class Engine {
   private readonly queue = new SerialQueue();
   private readonly listeners = new Set<ModelListener>();
@@ -88,6 +69,8 @@ export class Engine {
   /** The load in progress (checked, then loaded); a newer configuration for another model aborts it. */
   private currentLoad: { control: LoadControl; key: string } | undefined;
   private readonly markers = new LoadMarkers();
+  /** llama.cpp's own reason for the last failed model load (from its log), shown with the failure. */
+  private llamaLoadError: string | undefined;
   /** The `threads` value the user was last told is above the machine's cores (told once per value). */
   private threadsTold: number | undefined;
 
@@ -173,8 +156,7 @@ export class Engine {
     await this.queue.run(async () => {
       this.disposed = true;
       await this.unload();
-      if (this.llama) await this.llama.dispose();
-      this.llama = undefined;
+      await this.disposeLlama();
     });
   }
 
@@ -198,14 +180,26 @@ export class Engine {
     return cores;
   }
 
+  /** Disposes the backend, bounded (see settlesWithin: a failed native load can make it wait forever). */
+  private async disposeLlama(): Promise<void> {
+    const llama = this.llama;
+    this.llama = undefined;
+    if (!llama) return;
+    if (!(await settlesWithin(llama.dispose(), 3000))) {
+      this.log.warn("The llama.cpp backend did not release within 3 s (a model load failed inside llama.cpp earlier); going on without waiting.");
+    }
+  }
+
   private async getLlamaFor(llamaCpp: LlamaCpp, backend: Backend): Promise<Llama> {
     if (this.llama && this.llamaBackend === backend) return this.llama;
-    if (this.llama) await this.llama.dispose();
-    this.llama = undefined;
+    await this.disposeLlama();
     const logger = (level: string, message: string) => {
       const text = message.trimEnd();
       if (text === "") return;
-      if (level === "error" || level === "fatal") this.log.error(`llama.cpp: ${text}`);
+      if (level === "error" || level === "fatal") {
+        this.log.error(`llama.cpp: ${text}`);
+        if (/error loading model/.test(text)) this.llamaLoadError = text.slice(0, 300);
+      }
       else if (level === "warn") this.log.warn(`llama.cpp: ${text}`);
       else this.log.trace(`llama.cpp: ${text}`);
     };
@@ -315,7 +309,7 @@ export class Engine {
       this.log.info(error.message);
       return;
     }
-    const message = loadFailureMessage(modelPath, error);
+    const message = loadFailureMessage(modelPath, error, this.llamaLoadError);
     this.log.error(message);
     if (!(error instanceof ModelFileError) && !(error instanceof LoadAbortedError)) this.log.debug(`Load error details: ${errorMessage(error)}`);
     this.setStatus({ state: "error", message, modelName: modelDisplayName(modelPath), modelPath });
@@ -325,6 +319,7 @@ export class Engine {
     const modelPath = settings.model.path;
     const modelName = modelDisplayName(modelPath);
     this.setStatus({ state: "loading", message: `Loading ${modelName}…`, modelName, modelPath, progress: 0 });
+    this.llamaLoadError = undefined;
     const llamaCpp = await control.untilAborted(loadLlamaCpp());
     const llama = await control.untilAborted(this.getLlamaFor(llamaCpp, settings.model.backend));
     await control.untilAborted(memoryGuard.check(llamaCpp, llama, modelPath, settings));

@@ -78,3 +78,20 @@ export class LoadControl {
     clearTimeout(this.timer);
   }
 }
+
+/**
+ * Waits for `work` at most `ms`; resolves whether it settled. node-llama-cpp's Llama.dispose() waits
+ * forever once a model load failed inside llama.cpp (the half-created model keeps a dispose guard),
+ * so shutdown and backend switches must not wait on it unbounded.
+ */
+export async function settlesWithin(work: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+  });
+  try {
+    return await Promise.race([work.then(() => true, () => true), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

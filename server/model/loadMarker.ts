@@ -45,8 +45,8 @@ export class LoadMarkers {
   }
 
   /** Writes the marker; a marker that cannot be written only costs the crash protection. */
-  async write(modelPath: string, sizeBytes: number, phase: string): Promise<boolean> {
-    const marker: LoadMarker = { modelPath, sizeBytes, pid: process.pid, startedAt: new Date().toISOString(), phase };
+  async write(modelPath: string, sizeBytes: number, phase: string, pid = process.pid): Promise<boolean> {
+    const marker: LoadMarker = { modelPath, sizeBytes, pid, startedAt: new Date().toISOString(), phase };
     try {
       await mkdir(this.directory, { recursive: true });
       await writeFile(this.fileFor(modelPath), JSON.stringify(marker));
