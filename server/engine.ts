@@ -53,6 +53,13 @@ function contextKey(settings: Settings): string {
   return JSON.stringify([settings.context, settings.threads]);
 }
 
+/** Said with the ready status when `threads` was capped at the machine's cores. */
+function threadsNotice(settings: Settings, threads: number): string {
+  return settings.threads !== "auto" && threads < settings.threads
+    ? ` streamsink.threads (${settings.threads}) is above this machine's ${threads} logical cores: using ${threads}.`
+    : "";
+}
+
 export class Engine {
   private readonly queue = new SerialQueue();
   private readonly listeners = new Set<ModelListener>();
@@ -126,7 +133,12 @@ export class Engine {
         if (contextKey(previous) !== contextKey(next)) {
           this.log.info("Context settings changed: recreating contexts.");
           await this.notifyUnloading();
-          this.loaded = { ...this.loaded, settings: next, threads: this.resolveThreads(next, this.loaded.llama) };
+          const threads = this.resolveThreads(next, this.loaded.llama);
+          this.loaded = { ...this.loaded, settings: next, threads };
+          const notice = threadsNotice(next, threads);
+          if (notice !== "" && this.status.state === "ready") {
+            this.setStatus({ ...this.status, message: `${modelDisplayName(next.model.path)} is ready.${notice}` });
+          }
           this.notifyReady(this.loaded);
         }
         return;
@@ -350,13 +362,9 @@ export class Engine {
       `Loaded ${modelName} in ${seconds} s: backend ${backend}${deviceNames.length ? ` (${deviceNames.join(", ")})` : ""}, ` +
         `${model.gpuLayers} GPU layers, ${threads} threads.`,
     );
-    const threadsNotice =
-      settings.threads !== "auto" && threads < settings.threads
-        ? ` streamsink.threads (${settings.threads}) is above this machine's ${threads} logical cores: using ${threads}.`
-        : "";
     this.setStatus({
       state: "ready",
-      message: (this.backendNotice ?? `${modelName} is ready on ${backend}.`) + threadsNotice,
+      message: (this.backendNotice ?? `${modelName} is ready on ${backend}.`) + threadsNotice(settings, threads),
       modelName,
       modelPath,
       backend,

@@ -6,7 +6,7 @@
 // Files keep the real header and a sparse (zero-filled) data section of the real size, so 60+ cases
 // cost a few MB of disk. Used by test/model/hostileModels.test.ts and bench/hostile.ts.
 import { execFileSync } from "node:child_process";
-import { mkdir, readFile, symlink, truncate, writeFile } from "node:fs/promises";
+import { mkdir, readFile, rm, symlink, truncate, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { encode, Reader, rewriteGgufArchitecture, str, T, u32, u64, type GgufValue } from "./ggufRewrite";
 
@@ -280,6 +280,8 @@ export async function ggufFuzzCases(source: string): Promise<FuzzCase[]> {
       expect,
       create: async (dir) => {
         const file = path.join(dir, `${name.replace(/[^a-z0-9]+/gi, "-")}.gguf`);
+        await rm(file, { recursive: true, force: true });
+        await rm(`${file}.other`, { force: true });
         await make(file);
         return file;
       },
