@@ -106,9 +106,12 @@ export class Engine {
     throw new ModelNotReadyError(this.status.message);
   }
 
-  /** The folder the client gave for the server's files: crash markers of model loads go there. */
+  /**
+   * The folder the client gave for KV snapshots (the extension's global storage + "/kv"): crash
+   * markers of model loads go beside it, in "<global storage>/load-markers".
+   */
   setStoragePath(storagePath: string | undefined): void {
-    if (storagePath !== undefined) this.markers.setDirectory(path.join(storagePath, "load-markers"));
+    if (storagePath !== undefined) this.markers.setDirectory(path.join(path.dirname(storagePath), "load-markers"));
   }
 
   /**

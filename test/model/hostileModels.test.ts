@@ -143,7 +143,8 @@ describe("a model load that crashed the server", () => {
     const noSuchProcess = 2 ** 22 + 12_345;
     await markers.write(models.stories, (await checkModelFile(undefined, models.stories)).sizeBytes, "loading", noSuchProcess);
     const marker = path.join(storage, "load-markers");
-    const settings = { ...testSettings({ path: models.stories }), storagePath: storage };
+    // The client's storage path is the KV folder; markers live beside it.
+    const settings = { ...testSettings({ path: models.stories }), storagePath: path.join(storage, "kv") };
     const server = await startServer(settings);
     try {
       const refused = await server.waitForStatus((s) => s.state === "error", 30_000);
