@@ -14,6 +14,8 @@
 // peakRssMB   the server's peak RSS (/proc/<pid>/status VmHWM), over every server process
 // checkMsTinycoder  median time of the whole model-file check (stat, open, our GGUF reader, sanity)
 //             on the real tinycoder, in-process, over 21 runs after one warm-up
+// checkMsTinycoderServerFirst  the same check as the server's first load paid it (a fresh process,
+//             nothing compiled yet), from the server's log
 // With --json, the LAST stdout line is the JSON object.
 import { readFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
@@ -86,6 +88,8 @@ async function main(): Promise<void> {
   const check = await measureCheckMs(good);
   let server = await startServer(testSettings({ path: good }));
   await server.waitForStatus((s) => s.state === "ready", 120_000);
+  // The check as the server's first load pays it (cold: a fresh process), from the server's log.
+  const checkedInServer = /Checked \S+ in ([\d.]+) ms/.exec(server.logs.find((entry) => /^Checked /.test(entry.message))?.message ?? "");
   let crashes = 0;
   let hangs = 0;
   let unclear = 0;
@@ -143,6 +147,7 @@ async function main(): Promise<void> {
     maxMs: round(times.length ? maxOf(times) : 0, 1),
     peakRssMB: round(peakRss, 1),
     checkMsTinycoder: round(check.medianMs, 2),
+    checkMsTinycoderServerFirst: checkedInServer ? Number(checkedInServer[1]) : null,
   };
   const m = machine();
   process.stdout.write(`${rows.join("\n")}\n\n`);

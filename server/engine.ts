@@ -270,7 +270,9 @@ export class Engine {
       this.setStatus({ state: "loading", message: `Checking ${modelName}…`, modelName, modelPath, progress: 0 });
       let sizeBytes: number;
       try {
-        sizeBytes = (await control.untilAborted(checkModelFile(undefined, modelPath))).sizeBytes;
+        const facts = await control.untilAborted(checkModelFile(undefined, modelPath));
+        sizeBytes = facts.sizeBytes;
+        this.log.info(`Checked ${modelName} in ${facts.checkMs.toFixed(1)} ms (GGUF header ${facts.header.bytesRead} bytes read).`);
         const crashed = await this.markers.takeCrashed(modelPath, sizeBytes);
         if (crashed) {
           throw new ModelFileError(
