@@ -75,7 +75,7 @@ export interface GgufReadLimits {
 export const defaultGgufLimits: GgufReadLimits = {
   maxStringBytes: 1024 * 1024,
   maxArrayElements: 16 * 1024 * 1024,
-  maxKeptElements: 65_536,
+  maxKeptElements: 4096,
   maxTensors: 1_000_000,
   maxKeys: 100_000,
   maxReadBytes: 512 * 1024 * 1024,
@@ -111,6 +111,10 @@ class BoundedReader {
   /** Called once per item parsed: enforces the time bound. */
   step(): void {
     if (++this.steps % deadlineCheckEvery !== 0) return;
+    this.checkDeadline();
+  }
+
+  private checkDeadline(): void {
     if (performance.now() - this.started > this.limits.deadlineMs) {
       throw new GgufHeaderError("budget", `reading its header took longer than ${this.limits.deadlineMs} ms`);
     }
@@ -177,10 +181,14 @@ class BoundedReader {
         await this.ensure(8, `the length of an element of ${what}`);
         offset = this.pos - this.bufferStart;
       }
-      const length = this.buffer.readBigUInt64LE(offset);
+      // Two u32 halves, not a BigInt: this loop runs once per vocabulary entry.
+      const low = this.buffer.readUInt32LE(offset);
+      const high = this.buffer.readUInt32LE(offset + 4);
       this.pos += 8;
-      this.checkStringLength(length, `element ${i} of ${what}`);
-      this.pos += Number(length);
+      if (high !== 0 || low > this.limits.maxStringBytes || low > this.remaining) {
+        this.checkStringLength((BigInt(high) << 32n) | BigInt(low), `element ${i} of ${what}`);
+      }
+      this.pos += low;
     }
   }
 
