@@ -276,8 +276,8 @@ export class Engine {
         const crashed = await this.markers.takeCrashed(modelPath, sizeBytes);
         if (crashed) {
           throw new ModelFileError(
-            `The StreamSink server crashed while loading ${modelPath} (${crashed.startedAt}): llama.cpp could not handle this file, ` +
-              `so it was not loaded again. Pick another model, or select this one again to retry.`,
+            `The StreamSink server crashed while loading ${modelPath} (${crashed.startedAt}): llama.cpp could probably not handle ` +
+              `this file, so it was not loaded again. Pick another model, or select this one again to retry.`,
           );
         }
       } catch (error) {
@@ -358,6 +358,7 @@ export class Engine {
       (late) => void late.dispose(),
     );
     finished = true;
+    await this.markers.clear(modelPath); // loaded: whatever happens from now on is not this load's fault
     const backend = llama.gpu === false ? "cpu" : llama.gpu;
     const deviceNames = llama.gpu === false ? [] : await llama.getGpuDeviceNames();
     const threads = this.resolveThreads(settings, llama);

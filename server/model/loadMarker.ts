@@ -4,6 +4,7 @@
 // restart loop. One marker per model path, so servers loading different files never clash; a marker
 // left by a process that is still alive (another window's server loading the same file) is ignored.
 import { createHash } from "node:crypto";
+import { rmSync } from "node:fs";
 import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
@@ -32,6 +33,19 @@ function isAlive(pid: number): boolean {
   }
 }
 
+/** Markers of loads in progress in this process: removed on any exit that runs JavaScript. */
+const active = new Set<string>();
+let exitHookInstalled = false;
+
+function installExitHook(): void {
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  // A clean exit (shutdown, SIGTERM handled by the LSP library) mid-load is not a crash.
+  process.on("exit", () => {
+    for (const file of active) rmSync(file, { force: true });
+  });
+}
+
 export class LoadMarkers {
   constructor(private directory: string = defaultMarkerDirectory()) {}
 
@@ -49,7 +63,12 @@ export class LoadMarkers {
     const marker: LoadMarker = { modelPath, sizeBytes, pid, startedAt: new Date().toISOString(), phase };
     try {
       await mkdir(this.directory, { recursive: true });
-      await writeFile(this.fileFor(modelPath), JSON.stringify(marker));
+      const file = this.fileFor(modelPath);
+      await writeFile(file, JSON.stringify(marker));
+      if (pid === process.pid) {
+        installExitHook();
+        active.add(file);
+      }
       return true;
     } catch {
       return false;
@@ -57,7 +76,9 @@ export class LoadMarkers {
   }
 
   async clear(modelPath: string): Promise<void> {
-    await rm(this.fileFor(modelPath), { force: true }).catch(() => undefined);
+    const file = this.fileFor(modelPath);
+    active.delete(file);
+    await rm(file, { force: true }).catch(() => undefined);
   }
 
   /**
