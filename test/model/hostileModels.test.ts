@@ -136,6 +136,30 @@ describe("hostile model files through the real server", () => {
 });
 
 describe("a model load that crashed the server", () => {
+  it("a server killed mid-load (as a native crash would) leaves a marker: the next server names the file and does not load it", async () => {
+    const storage = await mkdtemp(path.join(tmpdir(), "streamsink-hostile-kill-"));
+    const settings = { ...testSettings({ path: models.tinycoderF16 }), storagePath: path.join(storage, "kv") };
+    const first = await startServer(settings);
+    try {
+      await first.waitForStatus((s) => s.state === "loading" && /^Loading /.test(s.message), 30_000);
+      first.process.kill("SIGKILL");
+      await new Promise((resolve) => first.process.once("exit", resolve));
+      const second = await startServer(settings);
+      try {
+        const status = await second.waitForStatus((s) => s.state === "error" || s.state === "ready", 60_000);
+        assert.equal(status.state, "error", status.message);
+        assert.match(status.message, /crashed while loading .*tinycoder-16m-f16\.gguf/);
+        assert.equal(second.process.exitCode, null, "the restarted server is running");
+      } finally {
+        await second.stop();
+      }
+    } finally {
+      await first.stop();
+      await rm(storage, { recursive: true, force: true });
+    }
+  });
+
+
   it("is refused once by the restarted server with a message naming the file, then loads when chosen again", async () => {
     const storage = await mkdtemp(path.join(tmpdir(), "streamsink-hostile-storage-"));
     // What a load leaves behind when llama.cpp kills the process: the marker of a process that is gone.
