@@ -11,7 +11,7 @@ import { errorMessage, type Logger } from "./log";
 import { checkModelFile, ModelFileError, modelDisplayName } from "./modelFile";
 import { memoryGuard } from "./memoryGuard";
 import { LoadAbortedError, LoadControl, settlesWithin } from "./model/loadControl";
-import { loadFailureMessage } from "./model/loadMessages";
+import { crashedLoadMessage, loadFailureMessage, threadsNotice } from "./model/loadMessages";
 import { LoadMarkers } from "./model/loadMarker";
 import { SerialQueue } from "./serialQueue";
 
@@ -51,13 +51,6 @@ function modelKey(settings: Settings): string {
 
 function contextKey(settings: Settings): string {
   return JSON.stringify([settings.context, settings.threads]);
-}
-
-/** Said with the ready status when `threads` was capped at the machine's cores. */
-function threadsNotice(settings: Settings, threads: number): string {
-  return settings.threads !== "auto" && threads < settings.threads
-    ? ` streamsink.threads (${settings.threads}) is above this machine's ${threads} logical cores: using ${threads}.`
-    : "";
 }
 
 export class Engine {
@@ -275,10 +268,7 @@ export class Engine {
         this.log.info(`Checked ${modelName} in ${facts.checkMs.toFixed(1)} ms (GGUF header ${facts.header.bytesRead} bytes read).`);
         const crashed = await this.markers.takeCrashed(modelPath, sizeBytes);
         if (crashed) {
-          throw new ModelFileError(
-            `The StreamSink server crashed while loading ${modelPath} (${crashed.startedAt}): llama.cpp could probably not handle ` +
-              `this file, so it was not loaded again. Pick another model, or select this one again to retry.`,
-          );
+          throw new ModelFileError(crashedLoadMessage(modelPath, crashed.startedAt));
         }
       } catch (error) {
         this.keepPrevious(previous, modelPath, error);

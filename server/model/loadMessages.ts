@@ -1,6 +1,7 @@
 // The words a user sees when a model load fails for another reason than our own file checks:
 // JavaScript errors from inside a library never reach them as such, and llama.cpp's own reason
 // (from its log) is shown when there is one.
+import type { Settings } from "../../common/settings";
 import { errorMessage } from "../log";
 import { ModelFileError } from "../modelFile";
 import { LoadAbortedError } from "./loadControl";
@@ -23,5 +24,20 @@ export function loadFailureMessage(modelPath: string, error: unknown, llamaSays?
   return (
     `Could not load ${modelPath}: ${errorMessage(error)}${detail}. Check that it is a valid GGUF model for llama.cpp, ` +
     `or try a smaller context size or streamsink.model.backend = "cpu".`
+  );
+}
+
+/** Said with the ready status when `threads` was capped at the machine's cores. */
+export function threadsNotice(settings: Settings, threads: number): string {
+  return settings.threads !== "auto" && threads < settings.threads
+    ? ` streamsink.threads (${settings.threads}) is above this machine's ${threads} logical cores: using ${threads}.`
+    : "";
+}
+
+/** A restarted server refusing (once) the file whose load killed the previous server process. */
+export function crashedLoadMessage(modelPath: string, startedAt: string): string {
+  return (
+    `The StreamSink server crashed while loading ${modelPath} (${startedAt}): llama.cpp could probably not handle ` +
+    `this file, so it was not loaded again. Pick another model, or select this one again to retry.`
   );
 }

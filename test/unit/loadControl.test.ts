@@ -15,12 +15,14 @@ const never = new Promise<never>(() => undefined);
 describe("LoadControl", () => {
   it("stops waiting for a step that never ends once the load times out, with a message naming the file", async () => {
     const control = new LoadControl("/models/slow.gguf", 50);
+    const keepAlive = setTimeout(() => undefined, 5000); // the load's own timer does not hold the process open
     await assert.rejects(control.untilAborted(never), (error: unknown) => {
       assert.ok(error instanceof LoadAbortedError);
       assert.equal(error.superseded, false);
       assert.match(error.message, /Loading \/models\/slow\.gguf took longer than 0 s/);
       return true;
     });
+    clearTimeout(keepAlive);
     control.finish();
   });
 
