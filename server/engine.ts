@@ -2,6 +2,7 @@
 // and every context created from it, with a strict lifecycle — on reload or shutdown everything is
 // disposed in order (features first, then contexts, then the model), never left to the GC.
 import { availableParallelism } from "node:os";
+import path from "node:path";
 import type { Llama, LlamaContext, LlamaModel } from "node-llama-cpp";
 import type { ServerStatus } from "../common/protocol";
 import type { Backend, SettingProblem, Settings } from "../common/settings";
@@ -11,6 +12,9 @@ import { contextNeedsReload, nextContextSize, resolveContextSettings, type Resol
 import { checkModelFile, ModelFileError, modelDisplayName } from "./modelFile";
 import { contextWarning } from "./memoryBudget";
 import { memoryGuard } from "./memoryGuard";
+import { LoadAbortedError, LoadControl, settlesWithin } from "./model/loadControl";
+import { crashedLoadMessage, loadFailureMessage, threadsNotice } from "./model/loadMessages";
+import { LoadMarkers } from "./model/loadMarker";
 import { SerialQueue } from "./serialQueue";
 import { resolveThreads } from "./threads";
 
@@ -65,6 +69,13 @@ export class Engine {
   private disposed = false;
   /** A notice to show with the next ready status (e.g. a GPU backend that was not available). */
   private backendNotice: string | undefined;
+  /** The load in progress (checked, then loaded); a newer configuration for another model aborts it. */
+  private currentLoad: { control: LoadControl; key: string } | undefined;
+  private readonly markers = new LoadMarkers();
+  /** llama.cpp's own reason for the last failed model load (from its log), shown with the failure. */
+  private llamaLoadError: string | undefined;
+  /** The `threads` value the user was last told is above the machine's cores (told once per value). */
+  private threadsTold: Settings["threads"] | undefined;
 
   constructor(
     private readonly log: Logger,
@@ -91,10 +102,22 @@ export class Engine {
     throw new ModelNotReadyError(this.status.message);
   }
 
-  /** Applies new settings; reloads only what they change. Calls are coalesced: the last one wins. */
+  /**
+   * The folder the client gave for KV snapshots (the extension's global storage + "/kv"): crash
+   * markers of model loads go beside it, in "<global storage>/load-markers".
+   */
+  setStoragePath(storagePath: string | undefined): void {
+    if (storagePath !== undefined) this.markers.setDirectory(path.join(path.dirname(storagePath), "load-markers"));
+  }
+
+  /**
+   * Applies new settings; reloads only what they change. Calls are coalesced: the last one wins, and
+   * a load in progress for other model settings is cancelled, so choosing another model always wins.
+   */
   configure(settings: Settings): Promise<void> {
     this.log.setLevel(settings.logLevel);
     this.pendingSettings = settings;
+    if (this.currentLoad && this.currentLoad.key !== modelKey(settings)) this.currentLoad.control.supersede();
     return this.queue.run(async () => {
       const next = this.pendingSettings;
       if (next === undefined || this.disposed) return;
@@ -110,17 +133,21 @@ export class Engine {
         if (contextKey(previous) !== contextKey(next)) {
           this.log.info("Context settings changed: recreating contexts.");
           await this.notifyUnloading();
+          const threads = this.resolveThreads(next, this.loaded.llama);
           const size = nextContextSize(next.context.size, this.loaded.settings.context.size);
-          this.loaded = { ...this.loaded, settings: this.resolvedSettings(next, size), threads: this.resolveThreads(next, this.loaded.llama) };
+          this.loaded = { ...this.loaded, settings: this.resolvedSettings(next, size), threads };
           this.updateContextWarning(size, this.loaded.model.trainContextSize);
+          const notice = threadsNotice(next, threads);
+          if (notice !== "" && this.status.state === "ready") {
+            this.setStatus({ ...this.status, message: `${modelDisplayName(next.model.path)} is ready.${notice}` });
+          }
           this.notifyReady(this.loaded);
         }
         return;
       }
       // Otherwise (new model settings, or the same ones after a failure: the file may have been
       // fixed on disk) load from scratch.
-      await this.unload();
-      await this.load(next);
+      await this.replaceModel(previous, next);
     });
   }
 
@@ -143,8 +170,7 @@ export class Engine {
     await this.queue.run(async () => {
       this.disposed = true;
       await this.unload();
-      if (this.llama) await this.llama.dispose();
-      this.llama = undefined;
+      await this.disposeLlama();
     });
   }
 
@@ -168,20 +194,36 @@ export class Engine {
     return resolved;
   }
 
+  /** `threads` by the rule of server/threads.ts (auto = physical cores − 1, never above the logical cores); told once. */
   private resolveThreads(settings: Settings, llama: Llama): number {
     const choice = resolveThreads(settings.threads, { physical: llama.cpuMathCores, logical: availableParallelism() });
-    if (choice.notice) this.log.warn(choice.notice);
+    if (choice.notice && this.threadsTold !== settings.threads) {
+      this.threadsTold = settings.threads;
+      this.log.warn(choice.notice);
+    }
     return choice.threads;
+  }
+
+  /** Disposes the backend, bounded (see settlesWithin: a failed native load can make it wait forever). */
+  private async disposeLlama(): Promise<void> {
+    const llama = this.llama;
+    this.llama = undefined;
+    if (!llama) return;
+    if (!(await settlesWithin(llama.dispose(), 3000))) {
+      this.log.warn("The llama.cpp backend did not release within 3 s (a model load failed inside llama.cpp earlier); going on without waiting.");
+    }
   }
 
   private async getLlamaFor(llamaCpp: LlamaCpp, backend: Backend): Promise<Llama> {
     if (this.llama && this.llamaBackend === backend) return this.llama;
-    if (this.llama) await this.llama.dispose();
-    this.llama = undefined;
+    await this.disposeLlama();
     const logger = (level: string, message: string) => {
       const text = message.trimEnd();
       if (text === "") return;
-      if (level === "error" || level === "fatal") this.log.error(`llama.cpp: ${text}`);
+      if (level === "error" || level === "fatal") {
+        this.log.error(`llama.cpp: ${text}`);
+        if (/error loading model/.test(text)) this.llamaLoadError = text.slice(0, 300);
+      }
       else if (level === "warn") this.log.warn(`llama.cpp: ${text}`);
       else this.log.trace(`llama.cpp: ${text}`);
     };
@@ -216,9 +258,14 @@ export class Engine {
     return this.llama;
   }
 
-  private async load(settings: Settings): Promise<void> {
+  /**
+   * Checks the new model file while the previous model keeps serving; only a file that passes
+   * replaces it. Every step is bounded by the load's LoadControl (superseded or timed out).
+   */
+  private async replaceModel(previous: Settings | undefined, settings: Settings): Promise<void> {
     const modelPath = settings.model.path;
     if (modelPath === "") {
+      await this.unload();
       this.setStatus({
         state: "noModel",
         message: "No model configured. Set streamsink.model.path to a GGUF file (StreamSink: Select Model).",
@@ -226,54 +273,118 @@ export class Engine {
       return;
     }
     const modelName = modelDisplayName(modelPath);
-    this.setStatus({ state: "loading", message: `Loading ${modelName}…`, modelName, modelPath, progress: 0 });
+    const control = new LoadControl(modelPath);
+    this.currentLoad = { control, key: modelKey(settings) };
     try {
-      const llamaCpp = await loadLlamaCpp();
-      await checkModelFile(llamaCpp, modelPath);
-      const llama = await this.getLlamaFor(llamaCpp, settings.model.backend);
-      const budget = await memoryGuard.check(llamaCpp, llama, modelPath, settings);
-      const started = performance.now();
-      let lastReported = 0;
-      let finished = false;
-      const model = await llama.loadModel({
+      this.setStatus({ state: "loading", message: `Checking ${modelName}…`, modelName, modelPath, progress: 0 });
+      let sizeBytes: number;
+      try {
+        const facts = await control.untilAborted(checkModelFile(undefined, modelPath));
+        sizeBytes = facts.sizeBytes;
+        this.log.info(`Checked ${modelName} in ${facts.checkMs.toFixed(1)} ms (GGUF header ${facts.header.bytesRead} bytes read).`);
+        const crashed = await this.markers.takeCrashed(modelPath, sizeBytes);
+        if (crashed) {
+          throw new ModelFileError(crashedLoadMessage(modelPath, crashed.startedAt));
+        }
+      } catch (error) {
+        this.keepPrevious(previous, modelPath, error);
+        return;
+      }
+      await this.unload();
+      await this.markers.write(modelPath, sizeBytes, "loading");
+      try {
+        await this.load(settings, control);
+      } finally {
+        await this.markers.clear(modelPath);
+      }
+    } catch (error) {
+      this.reportFailure(modelPath, error);
+    } finally {
+      control.finish();
+      if (this.currentLoad?.control === control) this.currentLoad = undefined;
+    }
+  }
+
+  /** The new file failed its check: the loaded model (if any) stays, with a status that says why. */
+  private keepPrevious(previous: Settings | undefined, modelPath: string, error: unknown): void {
+    if (!this.loaded || !previous) {
+      this.reportFailure(modelPath, error);
+      return;
+    }
+    if (error instanceof LoadAbortedError && error.superseded) return;
+    const message = loadFailureMessage(modelPath, error);
+    this.log.error(message);
+    this.settings = previous;
+    const kept = this.loaded.settings.model.path;
+    const keptName = modelDisplayName(kept);
+    const backend = this.loaded.llama.gpu === false ? "cpu" : this.loaded.llama.gpu;
+    this.setStatus({
+      state: "ready",
+      message: `${message} ${keptName} stays loaded.`,
+      modelName: keptName,
+      modelPath: kept,
+      backend,
+    });
+  }
+
+  private reportFailure(modelPath: string, error: unknown): void {
+    if (error instanceof LoadAbortedError && error.superseded) {
+      this.log.info(error.message);
+      return;
+    }
+    const message = loadFailureMessage(modelPath, error, this.llamaLoadError);
+    this.log.error(message);
+    if (!(error instanceof ModelFileError) && !(error instanceof LoadAbortedError)) this.log.debug(`Load error details: ${errorMessage(error)}`);
+    this.setStatus({ state: "error", message, modelName: modelDisplayName(modelPath), modelPath });
+  }
+
+  private async load(settings: Settings, control: LoadControl): Promise<void> {
+    const modelPath = settings.model.path;
+    const modelName = modelDisplayName(modelPath);
+    this.setStatus({ state: "loading", message: `Loading ${modelName}…`, modelName, modelPath, progress: 0 });
+    this.llamaLoadError = undefined;
+    const llamaCpp = await control.untilAborted(loadLlamaCpp());
+    const llama = await control.untilAborted(this.getLlamaFor(llamaCpp, settings.model.backend));
+    const budget = await control.untilAborted(memoryGuard.check(llamaCpp, llama, modelPath, settings));
+    const started = performance.now();
+    let lastReported = 0;
+    let finished = false;
+    const model = await control.untilAborted(
+      llama.loadModel({
         modelPath,
         gpuLayers: settings.model.gpuLayers,
+        loadSignal: control.signal,
         onLoadProgress: (progress) => {
           // llama.cpp may report progress after the load resolved: never go back to "loading".
-          if (finished || (progress - lastReported < 0.1 && progress < 1)) return;
+          if (finished || control.signal.aborted || (progress - lastReported < 0.1 && progress < 1)) return;
           lastReported = progress;
           this.setStatus({ state: "loading", message: `Loading ${modelName}…`, modelName, modelPath, progress });
         },
-      });
-      finished = true;
-      const backend = llama.gpu === false ? "cpu" : llama.gpu;
-      const deviceNames = llama.gpu === false ? [] : await llama.getGpuDeviceNames();
-      this.loaded = { llamaCpp, llama, model, settings: this.resolvedSettings(settings, budget.contextSize), threads: this.resolveThreads(settings, llama) };
-      if (budget.contextWarning) this.log.warn(budget.contextWarning);
-      const seconds = ((performance.now() - started) / 1000).toFixed(1);
-      this.log.info(
-        `Loaded ${modelName} in ${seconds} s: backend ${backend}${deviceNames.length ? ` (${deviceNames.join(", ")})` : ""}, ` +
-          `${model.gpuLayers} GPU layers, ${this.loaded.threads} threads, context ${budget.contextSize} (${budget.contextNote ?? ""}).`,
-      );
-      this.setStatus({
-        state: "ready",
-        message: this.backendNotice ?? `${modelName} is ready on ${backend}.`,
-        modelName,
-        modelPath,
-        backend,
-        deviceNames,
-        warning: budget.contextWarning,
-      });
-      this.notifyReady(this.loaded);
-    } catch (error) {
-      const message =
-        error instanceof ModelFileError
-          ? error.message
-          : `Could not load ${modelPath}: ${errorMessage(error)}. Check that it is a valid GGUF model for llama.cpp, ` +
-            `or try a smaller context size or streamsink.model.backend = "cpu".`;
-      this.log.error(message);
-      this.setStatus({ state: "error", message, modelName, modelPath });
-    }
+      }),
+      (late) => void late.dispose(),
+    );
+    finished = true;
+    await this.markers.clear(modelPath); // loaded: whatever happens from now on is not this load's fault
+    const backend = llama.gpu === false ? "cpu" : llama.gpu;
+    const deviceNames = llama.gpu === false ? [] : await llama.getGpuDeviceNames();
+    const threads = this.resolveThreads(settings, llama);
+    this.loaded = { llamaCpp, llama, model, settings: this.resolvedSettings(settings, budget.contextSize), threads };
+    if (budget.contextWarning) this.log.warn(budget.contextWarning);
+    const seconds = ((performance.now() - started) / 1000).toFixed(1);
+    this.log.info(
+      `Loaded ${modelName} in ${seconds} s: backend ${backend}${deviceNames.length ? ` (${deviceNames.join(", ")})` : ""}, ` +
+        `${model.gpuLayers} GPU layers, ${threads} threads, context ${budget.contextSize} (${budget.contextNote ?? ""}).`,
+    );
+    this.setStatus({
+      state: "ready",
+      message: (this.backendNotice ?? `${modelName} is ready on ${backend}.`) + threadsNotice(settings, threads),
+      modelName,
+      modelPath,
+      backend,
+      deviceNames,
+      warning: budget.contextWarning,
+    });
+    this.notifyReady(this.loaded);
   }
 
   private notifyReady(loaded: LoadedModel): void {

@@ -28,6 +28,10 @@ export function connectionLogger(connection: Connection, initial: LogLevel = "in
 }
 
 export function errorMessage(error: unknown): string {
+  // node-llama-cpp's DisposedError: the model or context went away under a running request.
+  if (error instanceof Error && (error.name === "DisposedError" || error.message === "Object is disposed")) {
+    return "the model was reloaded or changed while this request ran (new settings or another model were applied); try again";
+  }
   if (error instanceof Error) return error.message;
   return String(error);
 }

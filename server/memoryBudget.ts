@@ -79,12 +79,13 @@ export function kvCacheBytes(shape: ModelShape, cells: number, keyType = "f16", 
   const { key, value } = headDimensions(shape);
   const k = bytesPerElement(keyType);
   const v = bytesPerElement(valueType);
-  let bytes = 0;
-  for (let layer = 0; layer < shape.layers; layer++) {
-    const heads = kvHeadsOfLayer(shape, layer);
-    bytes += cells * heads * (key * k + value * v);
-  }
-  return Math.ceil(bytes);
+  // O(per-layer entries), never O(layers): a file may claim billions of layers (layers past the
+  // per-layer list repeat its last entry, so they are counted in one multiplication).
+  const perLayer = typeof shape.headCountKv === "number" ? 0 : Math.min(shape.headCountKv.length, shape.layers);
+  let heads = 0;
+  for (let layer = 0; layer < perLayer; layer++) heads += kvHeadsOfLayer(shape, layer);
+  if (shape.layers > perLayer) heads += (shape.layers - perLayer) * kvHeadsOfLayer(shape, shape.layers - 1);
+  return Math.ceil(cells * heads * (key * k + value * v));
 }
 
 export interface BudgetInput {

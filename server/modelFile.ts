@@ -1,8 +1,14 @@
 // Checks a model file before llama.cpp sees it, so every way a user can get it wrong ends in a
-// message that says what is wrong and what to do — never in a native crash.
+// message that says what is wrong and what to do — never in a native crash, a hang or a stuck load.
+// Only regular files are opened (a FIFO would block forever); the header is parsed by our own
+// bounded reader (server/model/ggufHeader.ts) and checked for what llama.cpp would abort on
+// (server/model/ggufSanity.ts) before node-llama-cpp or llama.cpp reads a byte of it.
+import { constants } from "node:fs";
 import { open, stat } from "node:fs/promises";
 import path from "node:path";
 import type { LlamaCpp } from "./llamaRuntime";
+import { GgufHeaderError, readGgufHeader, type GgufHeader } from "./model/ggufHeader";
+import { checkGgufSanity, GgufSanityError } from "./model/ggufSanity";
 
 export class ModelFileError extends Error {
   constructor(message: string) {
@@ -16,91 +22,94 @@ export interface ModelFileFacts {
   name: string;
   sizeBytes: number;
   architecture?: string;
+  header: GgufHeader;
+  /** Milliseconds the whole check took. */
+  checkMs: number;
 }
-
-const ggufMagic = Buffer.from("GGUF", "ascii");
 
 export function modelDisplayName(modelPath: string): string {
   return path.basename(modelPath).replace(/\.gguf$/i, "");
 }
 
-/** Throws ModelFileError with an actionable message when `modelPath` cannot be a usable GGUF. */
-export async function checkModelFile(llamaCpp: LlamaCpp, modelPath: string): Promise<ModelFileFacts> {
-  const fix = "Set streamsink.model.path to a .gguf model file (StreamSink: Select Model).";
+const fix = "Set streamsink.model.path to a .gguf model file (StreamSink: Select Model).";
+
+function kindOf(info: { isDirectory(): boolean; isFIFO(): boolean; isSocket(): boolean; isCharacterDevice(): boolean; isBlockDevice(): boolean }): string {
+  if (info.isDirectory()) return "a folder";
+  if (info.isFIFO()) return "a named pipe (FIFO)";
+  if (info.isSocket()) return "a socket";
+  if (info.isCharacterDevice() || info.isBlockDevice()) return "a device";
+  return "not a regular file";
+}
+
+function statError(modelPath: string, error: unknown): ModelFileError {
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code === "ENOENT") return new ModelFileError(`Model file not found: ${modelPath}. ${fix}`);
+  if (code === "EACCES") return new ModelFileError(`Model file is not readable (permission denied): ${modelPath}.`);
+  if (code === "ELOOP") return new ModelFileError(`Model path ${modelPath} is a symbolic link that loops. ${fix}`);
+  return new ModelFileError(`Cannot read model file ${modelPath}: ${(error as Error).message}. ${fix}`);
+}
+
+/** The message for a header our reader or sanity check refused. */
+function headerMessage(modelPath: string, error: GgufHeaderError | GgufSanityError): string {
+  if (error instanceof GgufHeaderError && error.reason === "magic") {
+    return (
+      `${modelPath} is not a GGUF model file (it does not start with "GGUF"). ` +
+      `StreamSink runs llama.cpp models in GGUF format; convert the model or pick a .gguf file.`
+    );
+  }
+  if (error instanceof GgufHeaderError && error.reason === "truncated") {
+    return `${modelPath} is truncated: ${error.message}. The download was probably interrupted; download it again.`;
+  }
+  if (error instanceof GgufHeaderError && error.reason === "offset" && /past the end of the file/.test(error.message)) {
+    return `${modelPath} is truncated: ${error.message}. The download was probably interrupted; download it again.`;
+  }
+  const what = error instanceof GgufSanityError ? "describes a model llama.cpp cannot run" : "is a damaged GGUF file";
+  return `${modelPath} ${what}: ${error.message}. StreamSink did not load it (llama.cpp could crash on it); download it again or pick another model.`;
+}
+
+/**
+ * Throws ModelFileError with an actionable message when `modelPath` cannot be a usable GGUF.
+ * `_llamaCpp` is no longer used (the header is read by our own reader); kept for callers.
+ */
+export async function checkModelFile(_llamaCpp: LlamaCpp | undefined, modelPath: string): Promise<ModelFileFacts> {
+  const started = performance.now();
   if (!path.isAbsolute(modelPath)) {
     throw new ModelFileError(`Model path "${modelPath}" is not absolute. ${fix}`);
   }
-  let size: number;
+  let info;
   try {
-    const info = await stat(modelPath);
-    if (info.isDirectory()) throw new ModelFileError(`Model path ${modelPath} is a folder, not a file. ${fix}`);
-    size = info.size;
+    info = await stat(modelPath);
   } catch (error) {
-    if (error instanceof ModelFileError) throw error;
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === "ENOENT") throw new ModelFileError(`Model file not found: ${modelPath}. ${fix}`);
-    if (code === "EACCES") throw new ModelFileError(`Model file is not readable (permission denied): ${modelPath}.`);
-    throw new ModelFileError(`Cannot read model file ${modelPath}: ${(error as Error).message}`);
+    throw statError(modelPath, error);
   }
-  const header = Buffer.alloc(4);
-  const handle = await open(modelPath, "r");
+  if (!info.isFile()) throw new ModelFileError(`Model path ${modelPath} is ${kindOf(info)}, not a model file. ${fix}`);
+  // O_NONBLOCK: if the path was swapped for a FIFO since stat(), open() must not wait for a writer.
+  let handle;
   try {
-    await handle.read(header, 0, 4, 0);
+    handle = await open(modelPath, constants.O_RDONLY | constants.O_NONBLOCK);
+  } catch (error) {
+    throw statError(modelPath, error);
+  }
+  try {
+    const opened = await handle.stat();
+    if (!opened.isFile()) throw new ModelFileError(`Model path ${modelPath} is ${kindOf(opened)}, not a model file. ${fix}`);
+    const header = await readGgufHeader(handle, opened.size);
+    const { architecture } = checkGgufSanity(header);
+    return {
+      path: modelPath,
+      name: modelDisplayName(modelPath),
+      sizeBytes: opened.size,
+      architecture,
+      header,
+      checkMs: performance.now() - started,
+    };
+  } catch (error) {
+    if (error instanceof GgufHeaderError || error instanceof GgufSanityError) {
+      throw new ModelFileError(headerMessage(modelPath, error));
+    }
+    if (error instanceof ModelFileError) throw error;
+    throw new ModelFileError(`Cannot read model file ${modelPath}: ${(error as Error).message}. ${fix}`);
   } finally {
     await handle.close();
   }
-  if (size < 4 || !header.equals(ggufMagic)) {
-    throw new ModelFileError(
-      `${modelPath} is not a GGUF model file (it does not start with "GGUF"). ` +
-        `StreamSink runs llama.cpp models in GGUF format; convert the model or pick a .gguf file.`,
-    );
-  }
-  let architecture: string | undefined;
-  let expectedEnd = 0;
-  try {
-    const info = await llamaCpp.readGgufFileInfo(modelPath, { readTensorInfo: true, ignoreKeys: [] });
-    architecture = info.metadata?.general?.architecture;
-    for (const tensor of info.fullTensorInfo ?? info.tensorInfo ?? []) {
-      if (tensor.filePart !== 1) continue;
-      const end = Number(tensor.fileOffset) + tensorByteSize(tensor);
-      if (end > expectedEnd) expectedEnd = end;
-    }
-  } catch (error) {
-    throw new ModelFileError(
-      `${modelPath} is a damaged GGUF file (its header cannot be read: ${(error as Error).message}). ` +
-        `Download it again.`,
-    );
-  }
-  if (expectedEnd > size) {
-    throw new ModelFileError(
-      `${modelPath} is truncated: its tensors need at least ${expectedEnd} bytes but the file has ${size}. ` +
-        `The download was probably interrupted; download it again.`,
-    );
-  }
-  return { path: modelPath, name: modelDisplayName(modelPath), sizeBytes: size, architecture };
-}
-
-// Bytes per block and elements per block of the common GGML types (ggml.c type_traits).
-const blockBytes: Record<number, [bytes: number, elements: number]> = {
-  0: [4, 1], // F32
-  1: [2, 1], // F16
-  2: [18, 32], // Q4_0
-  3: [20, 32], // Q4_1
-  6: [22, 32], // Q5_0
-  7: [24, 32], // Q5_1
-  8: [34, 32], // Q8_0
-  10: [84, 256], // Q2_K
-  11: [110, 256], // Q3_K
-  12: [144, 256], // Q4_K
-  13: [176, 256], // Q5_K
-  14: [210, 256], // Q6_K
-  30: [2, 1], // BF16
-};
-
-/** Data size of one tensor; 0 for types not in the table (the check then only covers offsets). */
-function tensorByteSize(tensor: { dimensions: readonly (number | bigint)[]; ggmlType: number }): number {
-  const traits = blockBytes[tensor.ggmlType];
-  if (traits === undefined) return 0;
-  const elements = tensor.dimensions.reduce<number>((product, dim) => product * Number(dim), 1);
-  return Math.ceil(elements / traits[1]) * traits[0];
 }

@@ -90,7 +90,9 @@ function abortSignalFor(token: CancellationToken): AbortSignal {
 }
 
 connection.onInitialize((params: InitializeParams): InitializeResult => {
-  chat.setStoragePath(storagePathFrom(params.initializationOptions));
+  const storagePath = storagePathFrom(params.initializationOptions);
+  chat.setStoragePath(storagePath);
+  engine.setStoragePath(storagePath);
   void engine.configure(settingsFrom(params.initializationOptions));
   return {
     capabilities: { textDocumentSync: TextDocumentSyncKind.Incremental, inlineCompletionProvider: true },
@@ -104,7 +106,9 @@ connection.onInitialized(() => {
 });
 
 connection.onNotification(ConfigureNotification.type, (settings) => {
-  chat.setStoragePath(storagePathFrom(settings));
+  const storagePath = storagePathFrom(settings);
+  chat.setStoragePath(storagePath);
+  engine.setStoragePath(storagePath);
   void engine.configure(settingsFrom(settings));
 });
 

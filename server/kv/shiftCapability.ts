@@ -10,6 +10,7 @@
 // the readers at the bottom take what node-llama-cpp already parsed (no runtime import here).
 
 import type { GgufFileInfo, LlamaModel } from "node-llama-cpp";
+import { checkModelFile } from "../modelFile";
 
 export type ShiftBlocker =
   | "unknown-architecture"
@@ -234,6 +235,9 @@ export async function readShiftCapability(
   ) => Promise<Pick<GgufFileInfo, "metadata">>,
   options: ShiftContextOptions & { signal?: AbortSignal } = {},
 ): Promise<ShiftCapability> {
+  // Our bounded reader and sanity check first: node-llama-cpp's reader aborts the process on some
+  // hostile files (a 2^31+1 string length), so it only ever sees files that passed.
+  await checkModelFile(undefined, modelPath);
   const info = await readGgufFileInfo(modelPath, {
     readTensorInfo: false,
     ignoreKeys: ["tokenizer.ggml.tokens", "tokenizer.ggml.scores", "tokenizer.ggml.token_type", "tokenizer.ggml.merges"],

@@ -18,9 +18,12 @@
 // Only node-llama-cpp TYPES are imported here (server/ rule); no LSP, no vscode.
 import { createHash, randomBytes } from "node:crypto";
 import { createReadStream } from "node:fs";
-import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
+import { mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
 import type { LlamaContextSequence, Token } from "node-llama-cpp";
+import { kvCacheBytes, modelShapeFromMetadata } from "../memoryBudget";
+import { ggmlTypeTraits } from "../model/ggmlTypes";
+import { hybridArchitectures, recurrentArchitectures } from "./shiftCapability";
 
 export const snapshotFormatVersion = 1;
 
@@ -123,6 +126,47 @@ export function snapshotMismatch(meta: SnapshotMeta, identity: SnapshotIdentity)
   return undefined;
 }
 
+/**
+ * The fewest bytes a sequence state file of `tokenCount` tokens can have for this sequence's model
+ * and cache types: llama.cpp's header (magic, version, token count, the tokens) plus the K and V rows
+ * of every cell. A shorter file would make llama.cpp read past its end (GGML_ASSERT(nread <=
+ * state_size) aborts the process), whatever its sidecar says. Undefined where the layout is not plain
+ * attention (sliding windows, recurrent or hybrid models keep other state): no lower bound then.
+ */
+export function minimumStateBytes(sequence: Pick<LlamaContextSequence, "model" | "context">, tokenCount: number): number | undefined {
+  const metadata = sequence.model.fileInfo.metadata as unknown as Record<string, unknown>;
+  const architecture = (metadata.general as { architecture?: unknown } | undefined)?.architecture;
+  if (typeof architecture !== "string" || recurrentArchitectures.has(architecture) || hybridArchitectures.has(architecture)) return undefined;
+  const arch = metadata[architecture] as { attention?: { sliding_window?: unknown } } | undefined;
+  if (arch?.attention?.sliding_window !== undefined) return undefined;
+  const typeName = (type: number): string | undefined => ggmlTypeTraits[type]?.name.toLowerCase();
+  const keyType = typeName(sequence.context.kvCacheKeyType as unknown as number);
+  const valueType = typeName(sequence.context.kvCacheValueType as unknown as number);
+  if (keyType === undefined || valueType === undefined) return undefined;
+  try {
+    const shape = modelShapeFromMetadata(metadata);
+    // File header (magic, version, token count) + tokens; then the KV section: 16 bytes of counts,
+    // 12 bytes of metadata per cell, a 12-byte row header per layer for K and for V, and the rows.
+    const cells = tokenCount;
+    return 12 + 4 * tokenCount + 16 + 12 * cells + 24 * shape.layers + kvCacheBytes(shape, cells, keyType, valueType);
+  } catch {
+    return undefined; // a cache type the arithmetic does not know
+  }
+}
+
+/** The token count in a llama.cpp sequence state file's header (magic "ggsq", version, count). */
+async function stateFileTokenCount(statePath: string): Promise<number | undefined> {
+  const handle = await open(statePath, "r");
+  try {
+    const header = Buffer.alloc(12);
+    const { bytesRead } = await handle.read(header, 0, 12, 0);
+    if (bytesRead < 12 || header.readUInt32LE(0) !== 0x6767_7371) return undefined;
+    return header.readUInt32LE(8);
+  } finally {
+    await handle.close();
+  }
+}
+
 export class SnapshotStore {
   constructor(readonly directory: string) {}
 
@@ -211,7 +255,17 @@ export class SnapshotStore {
     const statePath = path.join(this.directory, path.basename(meta.stateFile));
     try {
       const info = await stat(statePath);
+      if (!info.isFile()) return ignored("its state file is not a regular file");
       if (info.size !== meta.stateBytes) return ignored(`its state file has ${info.size} bytes, expected ${meta.stateBytes}`);
+      // llama.cpp sizes its reads by the token count in the file itself: it must be the sidecar's.
+      const fileTokens = await stateFileTokenCount(statePath);
+      if (fileTokens !== meta.tokens.length) {
+        return ignored(`its state file says ${fileTokens ?? "nothing about"} tokens, the sidecar ${meta.tokens.length}`);
+      }
+      const minimum = minimumStateBytes(sequence, meta.tokens.length);
+      if (minimum !== undefined && info.size < minimum) {
+        return ignored(`its state file has ${info.size} bytes, fewer than the ${minimum} its ${meta.tokens.length} tokens need (it is truncated)`);
+      }
       if ((await sha256OfFile(statePath)) !== meta.stateSha256) return ignored("its state file is damaged (hash mismatch)");
     } catch {
       return ignored("its state file is missing");

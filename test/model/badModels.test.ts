@@ -29,7 +29,8 @@ after(async () => {
 
 async function load(modelPath: string): Promise<{ state: string; message: string }> {
   await server.configure(testSettings({ path: modelPath, context: { size: 512 } }));
-  const status = await server.waitForStatus((s) => s.state === "error" || s.state === "ready", 120_000);
+  // Match this file's status: a repeat of an earlier status (sent on `initialized`) may arrive late.
+  const status = await server.waitForStatus((s) => (s.state === "error" || s.state === "ready") && s.modelPath === modelPath, 120_000);
   assert.equal(server.process.exitCode, null, "the server process is still running");
   assert.equal(server.process.signalCode, null, "the server process was not killed by a signal");
   return status;

@@ -4,13 +4,14 @@
 // other settings or with a damaged state file are ignored with a note and never loaded; writes
 // are atomic (one state file per snapshot, crash leftovers cleaned).
 import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
 import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { Llama, LlamaContext, LlamaModel, Token } from "node-llama-cpp";
 import { shiftCapabilityOfModel } from "../../server/kv/shiftCapability";
-import { modelIdentity, SnapshotStore, type SnapshotIdentity } from "../../server/kv/snapshot";
+import { minimumStateBytes, modelIdentity, SnapshotStore, type SnapshotIdentity } from "../../server/kv/snapshot";
 import { StreamingSequence } from "../../server/kv/streamingSequence";
 import { models } from "../support/paths";
 
@@ -155,6 +156,29 @@ describe("KV snapshots", () => {
     const none = await store.restore("broken", fresh.sequence, identity);
     assert.equal(none.restored, false);
     assert.equal(fresh.sequence.nextTokenIndex, 0);
+  });
+
+  it("refuses a truncated state file whose sidecar was rewritten to match it (size and hash), before llama.cpp reads it", async () => {
+    const dir = store.directory;
+    const sidecar = path.join(dir, "chat.json");
+    const original = await readFile(sidecar, "utf8");
+    const meta = JSON.parse(original) as { stateFile: string; stateBytes: number; stateSha256: string; tokens: number[] };
+    const statePath = path.join(dir, meta.stateFile);
+    const bytes = await readFile(statePath);
+    const fresh = await newStream();
+    const minimum = minimumStateBytes(fresh.sequence, meta.tokens.length);
+    assert.equal(minimum, bytes.length, "the expected size is the real file's size");
+    for (const cut of [bytes.length - 1, bytes.length - 1000, Math.floor(bytes.length / 2), 64]) {
+      const truncated = bytes.subarray(0, cut);
+      await writeFile(statePath, truncated);
+      const forged = { ...meta, stateBytes: truncated.length, stateSha256: createHash("sha256").update(truncated).digest("hex") };
+      await writeFile(sidecar, JSON.stringify(forged));
+      const result = await store.restore("chat", fresh.sequence, identity);
+      assert.match(!result.restored ? result.note : "restored", /it is truncated/);
+      assert.equal(fresh.sequence.nextTokenIndex, 0);
+    }
+    await writeFile(statePath, bytes);
+    await writeFile(sidecar, original);
   });
 
   it("writes atomically: one state file per snapshot, crash leftovers removed on the next save", async () => {

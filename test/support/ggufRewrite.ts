@@ -12,10 +12,10 @@ export type GgufValue =
   | { type: "u32[]"; value: number[] }
   | { type: "bool[]"; value: boolean[] };
 
-const T = { u8: 0, i8: 1, u16: 2, i16: 3, u32: 4, i32: 5, f32: 6, bool: 7, string: 8, array: 9, u64: 10, i64: 11, f64: 12 };
+export const T = { u8: 0, i8: 1, u16: 2, i16: 3, u32: 4, i32: 5, f32: 6, bool: 7, string: 8, array: 9, u64: 10, i64: 11, f64: 12 };
 const scalarSize: Record<number, number> = { 0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 7: 1, 10: 8, 11: 8, 12: 8 };
 
-class Reader {
+export class Reader {
   constructor(
     readonly buf: Buffer,
     public pos = 0,
@@ -50,21 +50,21 @@ class Reader {
   }
 }
 
-function u32(v: number): Buffer {
+export function u32(v: number): Buffer {
   const b = Buffer.alloc(4);
   b.writeUInt32LE(v);
   return b;
 }
-function u64(v: number): Buffer {
+export function u64(v: number | bigint): Buffer {
   const b = Buffer.alloc(8);
   b.writeBigUInt64LE(BigInt(v));
   return b;
 }
-function str(s: string): Buffer {
+export function str(s: string): Buffer {
   const bytes = Buffer.from(s, "utf8");
   return Buffer.concat([u64(bytes.length), bytes]);
 }
-function encode(v: GgufValue): Buffer {
+export function encode(v: GgufValue): Buffer {
   switch (v.type) {
     case "u32":
       return Buffer.concat([u32(T.u32), u32(v.value)]);
