@@ -20,6 +20,7 @@ import type {
   LlamaContext,
   LlamaContextSequence,
   Token,
+  TokenPredictor,
 } from "node-llama-cpp";
 import type { KvMode, SequenceStats } from "../../common/kvStats";
 import {
@@ -35,6 +36,7 @@ import {
   type TokenRange,
 } from "./policy";
 import type { ShiftCapability } from "./shiftCapability";
+import { predictionStats, primePredictor } from "./speculation";
 
 export type { SequenceStats } from "../../common/kvStats";
 
@@ -70,6 +72,8 @@ export interface StreamingSequenceOptions {
   zeroSinkInPlace?: boolean;
   /** Called after every eviction (benchmarks collect the durations). */
   onShift?: (event: ShiftEvent) => void;
+  /** Speculative decoding in `generate` (speculation.ts builds it); disposed with the sequence. */
+  tokenPredictor?: TokenPredictor;
 }
 
 export interface IngestOptions {
@@ -250,7 +254,10 @@ export class StreamingSequence {
       throw new Error(`Cannot create StreamingSequence "${options.label}": the context has no free sequence left.`);
     }
     const holder: { engine?: StreamingSequence } = {};
-    const sequence = context.getSequence({ contextShift: streamingContextShift(() => holder.engine) });
+    const sequence = context.getSequence({
+      contextShift: streamingContextShift(() => holder.engine),
+      tokenPredictor: options.tokenPredictor,
+    });
     holder.engine = new StreamingSequence(context, sequence, options);
     return holder.engine;
   }
@@ -326,6 +333,7 @@ export class StreamingSequence {
       ...(reasons.length > 0 ? { reason: reasons.join(" ") } : {}),
       windowStartAbsolute: sinkCells < this.cellAbs.length ? this.cellAbs[sinkCells]! : this.streamNext,
       sinkTokens: this.sequence.disposed ? [] : this.sequence.contextTokens.slice(0, sinkCells),
+      predictions: predictionStats(this.sequence),
     };
   }
 
@@ -389,6 +397,7 @@ export class StreamingSequence {
       }
       pendingFirst = first;
       await this.makeRoom(1);
+      primePredictor(this.sequence, [first]);
       iterator = this.sequence.evaluate([first], {
         temperature: options.temperature ?? 0,
         topK: options.topK,

@@ -1,0 +1,164 @@
+// Speculative decoding (server/kv/speculation.ts) on tinycoder with the StreamingLLM engine:
+// greedy generation with the prompt-lookup predictor gives the same tokens as plain greedy
+// generation across several sink/window shifts (a divergence passes only where the two best
+// next-token log-probs were within numerical noise, checked on a plain reference), and the KV cache
+// holds exactly the kept tokens afterwards (rejected predictions leave no cell behind).
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import type { Llama, LlamaContext, LlamaModel, Token } from "node-llama-cpp";
+import { shiftCapabilityOfModel } from "../../server/kv/shiftCapability";
+import { createTokenPredictor, type PredictorClasses, type SpeculativeKind } from "../../server/kv/speculation";
+import { StreamingSequence } from "../../server/kv/streamingSequence";
+import { models } from "../support/paths";
+import { copyHeavyPrompt } from "../support/speculativeWorkloads";
+
+const threads = 1;
+const sinks = 4;
+const shiftSize = 32;
+const maxTokens = 260;
+/** |Δ log p| between the two best tokens below which greedy may pick either (batch vs single decode). */
+const noise = 1e-3;
+
+let llama: Llama;
+let model: LlamaModel;
+let classes: PredictorClasses;
+let prompt: Token[];
+
+interface Run {
+  tokens: Token[];
+  /** Number of tokens generated when each shift happened. */
+  shiftsAt: number[];
+  engine: StreamingSequence;
+  context: LlamaContext;
+}
+
+async function generateRun(kind: SpeculativeKind, limit = maxTokens): Promise<Run> {
+  const context = await model.createContext({ contextSize: 256, threads });
+  const tokens: Token[] = [];
+  const shiftsAt: number[] = [];
+  const engine = await StreamingSequence.create(context, {
+    sinks,
+    shiftSize,
+    capability: shiftCapabilityOfModel(model),
+    label: `spec-${kind}`,
+    tokenPredictor: createTokenPredictor(classes, kind),
+    onShift: () => shiftsAt.push(tokens.length),
+  });
+  for await (const token of engine.generate({ input: prompt, maxTokens: limit, temperature: 0 })) tokens.push(token);
+  return { tokens, shiftsAt, engine, context };
+}
+
+async function close(run: Run): Promise<void> {
+  await run.engine.dispose();
+  await run.context.dispose();
+}
+
+/** Plain engine replayed to just before token `index`: the log-probs of the next token there. */
+async function referenceLogProbs(expectedPrefix: readonly Token[]): Promise<Map<Token, number>> {
+  const run = await generateRun("off", expectedPrefix.length);
+  try {
+    assert.deepEqual(run.tokens, expectedPrefix, "the plain replay generates the same prefix");
+    const sequence = run.engine.sequence;
+    const n = sequence.nextTokenIndex;
+    const last = sequence.contextTokens[n - 1]!;
+    await sequence.eraseContextTokenRanges([{ start: n - 1, end: n }]);
+    const result = await run.engine.ingest([last], { nextDistribution: true });
+    return result.nextLogProbs!;
+  } finally {
+    await close(run);
+  }
+}
+
+function bestTwo(logProbs: Map<Token, number>): [[Token, number], [Token, number]] {
+  let first: [Token, number] = [-1 as Token, -Infinity];
+  let second: [Token, number] = [-1 as Token, -Infinity];
+  for (const [t, v] of logProbs) {
+    if (v > first[1]) {
+      second = first;
+      first = [t, v];
+    } else if (v > second[1]) second = [t, v];
+  }
+  return [first, second];
+}
+
+/** KV cells of the sequence in llama.cpp itself (positions 0..max, contiguous after shifts). */
+function nativeCells(engine: StreamingSequence): { min: number; max: number } {
+  const s = engine.sequence as unknown as {
+    _sequenceId: number;
+    _context: { _ctx: { getSequenceKvCacheMinPosition(id: number): number; getSequenceKvCacheMaxPosition(id: number): number } };
+  };
+  return {
+    min: s._context._ctx.getSequenceKvCacheMinPosition(s._sequenceId),
+    max: s._context._ctx.getSequenceKvCacheMaxPosition(s._sequenceId),
+  };
+}
+
+before(async () => {
+  const lib = await import("node-llama-cpp");
+  classes = lib;
+  llama = await lib.getLlama({ gpu: false });
+  model = await llama.loadModel({ modelPath: models.tinycoderQ8 });
+  prompt = model.tokenize(copyHeavyPrompt(10), false);
+});
+
+after(async () => {
+  await model?.dispose();
+  await llama?.dispose();
+});
+
+describe("speculative decoding on tinycoder (StreamingLLM, 256-token context)", () => {
+  it("lookup greedy = plain greedy across shifts; divergences only at near-ties; no cells left behind", async (t) => {
+    assert.ok(prompt.length > 100 && prompt.length < 220, `prompt of ${prompt.length} tokens`);
+    const plain = await generateRun("off");
+    const lookup = await generateRun("lookup");
+    try {
+      let diverge = 0;
+      while (diverge < plain.tokens.length && plain.tokens[diverge] === lookup.tokens[diverge]) diverge++;
+      const compared = Math.min(diverge, plain.tokens.length, lookup.tokens.length);
+      const shiftsCompared = lookup.shiftsAt.filter((at) => at <= compared).length;
+      assert.ok(shiftsCompared >= 2, `identical for ${compared} tokens, spanning ${shiftsCompared} shifts (need ≥ 2)`);
+      if (compared < plain.tokens.length) {
+        const [first, second] = bestTwo(await referenceLogProbs(plain.tokens.slice(0, compared)));
+        const picked = new Set([plain.tokens[compared], lookup.tokens[compared]]);
+        assert.ok(picked.has(first[0]) && picked.has(second[0]), `divergence at ${compared} is between the two best tokens`);
+        assert.ok(first[1] - second[1] < noise, `divergence at ${compared}: best two log-probs differ by ${first[1] - second[1]}`);
+      }
+
+      // Speculation really ran, and some predictions were rejected.
+      const predictions = lookup.engine.sequence.tokenPredictions;
+      assert.ok(predictions.validated > 0, `validated ${predictions.validated}`);
+      assert.ok(predictions.refuted > 0, `refuted ${predictions.refuted}`);
+      t.diagnostic(
+        `identical ${compared}/${plain.tokens.length} tokens, ${shiftsCompared} shifts; predictions validated ${predictions.validated}, refuted ${predictions.refuted}`,
+      );
+      const stats = lookup.engine.stats();
+      assert.equal(stats.predictions?.validated, predictions.validated);
+      assert.equal(stats.predictions?.refuted, predictions.refuted);
+
+      // The cache holds exactly the kept tokens: sinks + window, nothing predicted after them.
+      for (const run of [plain, lookup]) {
+        const sequence = run.engine.sequence;
+        const kept = sequence.contextTokens.length;
+        assert.equal(sequence.nextTokenIndex, kept);
+        assert.equal(run.engine.stats().kvCells, kept);
+        assert.deepEqual(nativeCells(run.engine), { min: 0, max: kept - 1 }, `${run.engine.label}: llama.cpp cells = ${kept}`);
+        assert.deepEqual(sequence.contextTokens.slice(0, sinks), prompt.slice(0, sinks), "sinks kept");
+        assert.equal(kept + run.engine.stats().tokensEvicted, prompt.length + run.tokens.length);
+      }
+    } finally {
+      await close(plain);
+      await close(lookup);
+    }
+  });
+
+  it("a generation stopped while predictions are loaded leaves no predicted cell", async () => {
+    const run = await generateRun("lookup", 40);
+    try {
+      const kept = run.engine.sequence.contextTokens.length;
+      assert.equal(kept, prompt.length + 40);
+      assert.deepEqual(nativeCells(run.engine), { min: 0, max: kept - 1 });
+    } finally {
+      await close(run);
+    }
+  });
+});
