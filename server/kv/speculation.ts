@@ -50,7 +50,7 @@ export interface VocabularyComparison {
 /** Tokens of the lookup window handed to the input-lookup predictor (its search is O(window)). */
 export const LOOKUP_WINDOW = 4096;
 /** Tokens the input-lookup predictor proposes per step. */
-export const LOOKUP_PREDICTION_MAX = 5;
+export const LOOKUP_PREDICTION_MAX = 3;
 /** Tokens the draft model proposes per step. */
 export const DRAFT_PREDICTION_MAX = 8;
 
@@ -139,7 +139,7 @@ export function createTokenPredictor(
     });
   }
   return new classes.InputLookupTokenPredictor({
-    patternLength: { min: 2 },
+    patternLength: { min: 3 },
     predictionLength: { max: LOOKUP_PREDICTION_MAX },
   });
 }

@@ -61,7 +61,9 @@ const FUNCTION_LINES = [
   "    return len(entries)",
 ];
 
-/** A ~60-line Python module, the instruction to rewrite it, and the start of the rewrite. */
+export const COPY_HEAVY_LINES = FUNCTION_LINES.length;
+
+/** A Python module (up to ~55 lines), the instruction to rewrite it, and the start of the rewrite. */
 export function copyHeavyPrompt(lines = FUNCTION_LINES.length): string {
   const source = FUNCTION_LINES.slice(0, lines).join("\n");
   return (
