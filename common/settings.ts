@@ -35,6 +35,8 @@ export interface Settings {
   threads: "auto" | number;
   logLevel: LogLevel;
   completions: CompletionSettings;
+  /** streamsink.speculative / streamsink.speculativeDraftModelPath (server/kv/speculation.ts). */
+  speculative: { mode: SpeculativeMode; draftModelPath: string };
 }
 
 /** Inline (ghost text) completions. */
@@ -57,6 +59,7 @@ export const defaultSettings: Settings = {
   threads: "auto",
   logLevel: "info",
   completions: { enable: true, languages: { "*": true }, maxTokens: 48, maxLines: 8, debounceMs: 50 },
+  speculative: { mode: "off", draftModelPath: "" },
 };
 
 /** Bounds that keep absurd values from reaching llama.cpp. */
@@ -251,6 +254,7 @@ export function sanitizeSettings(
         problems,
       ),
     },
+    speculative: speculativeSettings(get, expandPath, problems),
   };
   return { settings, problems };
 }
@@ -289,3 +293,15 @@ export function fitToContextSize(
  * configure notification). Keys are relative to `streamsink.`.
  */
 export const restartServerSettings: readonly string[] = ["model.backend"];
+
+/** Speculative decoding modes (server/kv/speculation.ts decides what runs). */
+export const speculativeModes = ["auto", "off", "lookup", "draft"] as const;
+export type SpeculativeMode = (typeof speculativeModes)[number];
+
+function speculativeSettings(get: RawLookup, expandPath: (path: string) => string, problems: SettingProblem[]): Settings["speculative"] {
+  const draftModelPath = text(get("speculativeDraftModelPath"), "speculativeDraftModelPath", problems);
+  return {
+    mode: oneOf(get("speculative"), "speculative", speculativeModes, defaultSettings.speculative.mode, problems),
+    draftModelPath: draftModelPath === "" ? "" : expandPath(draftModelPath),
+  };
+}

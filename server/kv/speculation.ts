@@ -22,9 +22,9 @@ import type {
   Token,
   TokenPredictor,
 } from "node-llama-cpp";
+import { speculativeModes, type SpeculativeMode } from "../../common/settings";
 
-export type SpeculativeMode = "off" | "lookup" | "draft" | "auto";
-export const SPECULATIVE_MODES: readonly SpeculativeMode[] = ["auto", "off", "lookup", "draft"];
+export type { SpeculativeMode } from "../../common/settings";
 
 /** What actually runs. */
 export type SpeculativeKind = "off" | "lookup" | "draft";
@@ -55,7 +55,7 @@ export const LOOKUP_PREDICTION_MAX = 3;
 export const DRAFT_PREDICTION_MAX = 8;
 
 export function parseSpeculativeMode(value: unknown): SpeculativeMode | undefined {
-  return typeof value === "string" && (SPECULATIVE_MODES as readonly string[]).includes(value) ? (value as SpeculativeMode) : undefined;
+  return typeof value === "string" && (speculativeModes as readonly string[]).includes(value) ? (value as SpeculativeMode) : undefined;
 }
 
 /**

@@ -3,6 +3,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { LlamaContextSequence } from "node-llama-cpp";
+import { sanitizeSettings } from "../../common/settings";
 import {
   compareVocabularies,
   decideSpeculation,
@@ -66,5 +67,23 @@ describe("draftContextShift", () => {
     assert.deepEqual(strategy({ sequence, size }), [{ start: 4, end: 68 }]);
     const tiny = { contextSize: 256, nextTokenIndex: 3 } as LlamaContextSequence;
     assert.deepEqual(strategy({ sequence: tiny, size: 1 }), [{ start: 2, end: 3 }]);
+  });
+});
+
+describe("streamsink.speculative settings", () => {
+  it("defaults to off (slower on the CPU, docs/BENCHMARKS.md) and sanitises the mode and the draft path", () => {
+    const none = sanitizeSettings(() => undefined);
+    assert.deepEqual(none.settings.speculative, { mode: "off", draftModelPath: "" });
+    const values: Record<string, unknown> = { speculative: "draft", speculativeDraftModelPath: " ~/m/draft.gguf " };
+    const set = sanitizeSettings((key) => values[key], (p) => p.replace("~", "/home/u"));
+    assert.deepEqual(set.settings.speculative, { mode: "draft", draftModelPath: "/home/u/m/draft.gguf" });
+    assert.deepEqual(set.problems, []);
+    const bad = sanitizeSettings((key) => ({ speculative: "turbo", speculativeDraftModelPath: 7 })[key]);
+    assert.deepEqual(bad.settings.speculative, { mode: "off", draftModelPath: "" });
+    assert.deepEqual(
+      bad.problems.map((p) => p.key),
+      ["speculativeDraftModelPath", "speculative"],
+    );
+    assert.match(bad.problems[1]!.message, /must be one of auto, off, lookup, draft; using "off"/);
   });
 });
