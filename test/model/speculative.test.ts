@@ -5,11 +5,14 @@
 // holds exactly the kept tokens afterwards (rejected predictions leave no cell behind).
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import type { Llama, LlamaContext, LlamaModel, Token } from "node-llama-cpp";
+import type { Llama, LlamaContext, LlamaModel, Token, TokenPredictor } from "node-llama-cpp";
 import { shiftCapabilityOfModel } from "../../server/kv/shiftCapability";
 import { createTokenPredictor, type PredictorClasses, type SpeculativeKind } from "../../server/kv/speculation";
+import { tokenPredictorFor } from "../../server/kv/speculativeSetup";
 import { StreamingSequence } from "../../server/kv/streamingSequence";
+import type { Logger } from "../../server/log";
 import { models } from "../support/paths";
+import { defaultSettings } from "../../common/settings";
 import { copyHeavyPrompt } from "../support/speculativeWorkloads";
 
 const threads = 1;
@@ -32,7 +35,7 @@ interface Run {
   context: LlamaContext;
 }
 
-async function generateRun(kind: SpeculativeKind, limit = maxTokens): Promise<Run> {
+async function generateRun(kind: SpeculativeKind, limit = maxTokens, predictor?: TokenPredictor): Promise<Run> {
   const context = await model.createContext({ contextSize: 256, threads });
   const tokens: Token[] = [];
   const shiftsAt: number[] = [];
@@ -41,7 +44,7 @@ async function generateRun(kind: SpeculativeKind, limit = maxTokens): Promise<Ru
     shiftSize,
     capability: shiftCapabilityOfModel(model),
     label: `spec-${kind}`,
-    tokenPredictor: createTokenPredictor(classes, kind),
+    tokenPredictor: predictor ?? createTokenPredictor(classes, kind),
     onShift: () => shiftsAt.push(tokens.length),
   });
   for await (const token of engine.generate({ input: prompt, maxTokens: limit, temperature: 0 })) tokens.push(token);
@@ -160,5 +163,44 @@ describe("speculative decoding on tinycoder (StreamingLLM, 256-token context)", 
     } finally {
       await close(run);
     }
+  });
+
+  it("the server's setup: a draft model with the same vocabulary drafts, greedy output unchanged; others fall back to lookup", async () => {
+    const warnings: string[] = [];
+    const log: Logger = { error: () => {}, warn: (m) => warnings.push(m), info: () => {}, debug: () => {}, trace: () => {}, setLevel: () => {} };
+    const host = (mode: "draft" | "auto", draftModelPath: string) => ({
+      llama,
+      model,
+      threads,
+      settings: { speculative: { ...defaultSettings.speculative, mode, draftModelPath } },
+    });
+    const target = { contextSize: 256, sinks, label: "test" };
+
+    const fallback = await tokenPredictorFor(host("draft", models.stories), target, log);
+    assert.equal(fallback?.constructor.name, "InputLookupTokenPredictor");
+    assert.match(warnings.at(-1)!, /does not fit this model: vocabulary sizes differ \(8192 vs 512 tokens\)/);
+    await fallback?.dispose();
+    const missing = await tokenPredictorFor(host("auto", "/nonexistent/draft.gguf"), target, log);
+    assert.equal(missing?.constructor.name, "InputLookupTokenPredictor");
+    assert.ok(warnings.some((w) => w.includes("Could not load the draft model /nonexistent/draft.gguf")), warnings.join("\n"));
+    await missing?.dispose();
+
+    const predictor = await tokenPredictorFor(host("draft", models.tinycoderF16), target, log);
+    assert.equal(predictor?.constructor.name, "DraftSequenceTokenPredictor");
+    const draftSequence = (predictor as unknown as { draftSequence: { context: LlamaContext } }).draftSequence;
+    const plain = await generateRun("off", 200);
+    const drafted = await generateRun("draft", 200, predictor);
+    try {
+      assert.deepEqual(drafted.tokens, plain.tokens, "greedy tokens with the f16 draft = without it");
+      assert.ok(drafted.shiftsAt.length >= 2, `${drafted.shiftsAt.length} shifts`);
+      const kept = drafted.engine.sequence.contextTokens.length;
+      assert.deepEqual(nativeCells(drafted.engine), { min: 0, max: kept - 1 });
+      assert.ok(drafted.engine.sequence.tokenPredictions.validated > 0);
+    } finally {
+      await close(plain);
+      await close(drafted);
+    }
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.ok(draftSequence.context.disposed, "the draft context is disposed with the sequence");
   });
 });
