@@ -11,7 +11,8 @@
 // ingested before, untimed); the median over --repeats runs, modes interleaved within a repeat.
 // tok per CPU s = the same tokens over the process's CPU time (steadier on a shared machine).
 // acceptance = validated / (validated + refuted) predictions; speedup = lookup ÷ off (wall),
-// cpuSpeedup = the same on CPU time.
+// cpuSpeedup = the same on CPU time. verifyCpuMsPerBatch: CPU ms of one decode of k tokens with a
+// sampled token at each position (the cost of verifying k - 1 predictions), k = 1, 2, 4, 6.
 // sameTokens: every greedy output with a predictor equals the output without one.
 import type { Llama, LlamaContext, LlamaModel, Token, TokenPredictor } from "node-llama-cpp";
 import { shiftCapabilityOfModel } from "../server/kv/shiftCapability";
@@ -80,6 +81,35 @@ async function runOnce(setup: Setup, prompt: readonly Token[], kind: Speculative
   } finally {
     await context.dispose();
     await draft.dispose();
+  }
+}
+
+/**
+ * What verification costs: process CPU ms to decode a batch of k tokens after `prompt` with a
+ * sampled token at every position (what checking k - 1 predictions takes), median of 20 per k.
+ */
+async function batchCost(setup: Setup, prompt: readonly Token[], sizes: readonly number[]): Promise<Record<string, number>> {
+  const context = await setup.model.createContext({ contextSize: Math.ceil((prompt.length + 16) / 256) * 256, threads: setup.threads });
+  try {
+    const sequence = context.getSequence();
+    const body = prompt.slice(0, -8);
+    await sequence.evaluateWithoutGeneratingNewTokens(body);
+    const out: Record<string, number> = {};
+    for (const k of sizes) {
+      const samples: number[] = [];
+      for (let i = 0; i < 20; i++) {
+        const batch = prompt.slice(body.length, body.length + k);
+        const cpu0 = process.cpuUsage();
+        await sequence.controlledEvaluate(batch.map((token) => [token, { generateNext: { token: true } }]));
+        const cpu = process.cpuUsage(cpu0);
+        samples.push((cpu.user + cpu.system) / 1000);
+        await sequence.eraseContextTokenRanges([{ start: body.length, end: body.length + k }]);
+      }
+      out[String(k)] = round(median(samples), 2);
+    }
+    return out;
+  } finally {
+    await context.dispose();
   }
 }
 
@@ -172,6 +202,7 @@ async function main(): Promise<void> {
     novel: await workload(setup, prompts.novel, kinds, repeats),
   };
   const sameTokens = results.copyHeavy.sameTokens && results.novel.sameTokens;
+  const verifyCpuMs = await batchCost(setup, prompts.copyHeavy, [1, 2, 4, 6]);
   const report = {
     workloads: {
       copyHeavy: { acceptance: results.copyHeavy.acceptance, speedup: results.copyHeavy.speedup, tokensPerSecond: results.copyHeavy.tokensPerSecond, cpuSpeedup: results.copyHeavy.cpuSpeedup, ...(results.copyHeavy.draft ? { draft: results.copyHeavy.draft } : {}) },
@@ -180,6 +211,7 @@ async function main(): Promise<void> {
     sameTokens,
     promptTokens: { copyHeavy: prompts.copyHeavy.length, novel: prompts.novel.length },
     copyHeavyLines: lines,
+    verifyCpuMsPerBatch: verifyCpuMs,
     generatedTokens: { copyHeavy: results.copyHeavy.generatedTokens, novel: results.novel.generatedTokens },
     predictions: { copyHeavy: results.copyHeavy.predictions, novel: results.novel.predictions },
     settings: { model: modelPath, draftModel: draftPath || null, threads, tokens, repeats, greedy: true, sinks },
@@ -198,6 +230,8 @@ async function main(): Promise<void> {
     );
     process.stdout.write(`${table(["workload", "predictor", "tok/s (wall)", "tok per CPU s", "acceptance", "speedup (wall)", "tokens"], rows)}\n`);
     process.stdout.write(`same greedy tokens with and without speculation: ${sameTokens}\n`);
+    const costs = Object.entries(verifyCpuMs).map(([k, ms]) => `${k} tokens ${ms} ms (${round(ms / verifyCpuMs["1"]!, 2)}×)`);
+    process.stdout.write(`CPU time of one decode with a sampled token at each position: ${costs.join(", ")}\n`);
     if (draftNote) process.stdout.write(`${draftNote}\n`);
   }
   process.stdout.write(`${JSON.stringify(report)}\n`);
