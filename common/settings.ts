@@ -35,8 +35,10 @@ export interface Settings {
   threads: "auto" | number;
   logLevel: LogLevel;
   completions: CompletionSettings;
-  /** streamsink.speculative / streamsink.speculativeDraftModelPath (server/kv/speculation.ts). */
-  speculative: { mode: SpeculativeMode; draftModelPath: string };
+  /** Speculative decoding (server/kv/speculation.ts). Field names mirror the setting keys. */
+  speculative: SpeculativeMode;
+  /** GGUF file of the draft model, or "". */
+  speculativeDraftModelPath: string;
 }
 
 /** Inline (ghost text) completions. */
@@ -59,7 +61,8 @@ export const defaultSettings: Settings = {
   threads: "auto",
   logLevel: "info",
   completions: { enable: true, languages: { "*": true }, maxTokens: 48, maxLines: 8, debounceMs: 50 },
-  speculative: { mode: "off", draftModelPath: "" },
+  speculative: "off",
+  speculativeDraftModelPath: "",
 };
 
 /** Bounds that keep absurd values from reaching llama.cpp. */
@@ -254,7 +257,7 @@ export function sanitizeSettings(
         problems,
       ),
     },
-    speculative: speculativeSettings(get, expandPath, problems),
+    ...speculativeSettings(get, expandPath, problems),
   };
   return { settings, problems };
 }
@@ -298,10 +301,14 @@ export const restartServerSettings: readonly string[] = ["model.backend"];
 export const speculativeModes = ["auto", "off", "lookup", "draft"] as const;
 export type SpeculativeMode = (typeof speculativeModes)[number];
 
-function speculativeSettings(get: RawLookup, expandPath: (path: string) => string, problems: SettingProblem[]): Settings["speculative"] {
+function speculativeSettings(
+  get: RawLookup,
+  expandPath: (path: string) => string,
+  problems: SettingProblem[],
+): Pick<Settings, "speculative" | "speculativeDraftModelPath"> {
   const draftModelPath = text(get("speculativeDraftModelPath"), "speculativeDraftModelPath", problems);
   return {
-    mode: oneOf(get("speculative"), "speculative", speculativeModes, defaultSettings.speculative.mode, problems),
-    draftModelPath: draftModelPath === "" ? "" : expandPath(draftModelPath),
+    speculative: oneOf(get("speculative"), "speculative", speculativeModes, defaultSettings.speculative, problems),
+    speculativeDraftModelPath: draftModelPath === "" ? "" : expandPath(draftModelPath),
   };
 }

@@ -49,7 +49,7 @@ function modelKey(settings: Settings): string {
 }
 
 function contextKey(settings: Settings): string {
-  return JSON.stringify([settings.context, settings.threads, settings.speculative]);
+  return JSON.stringify([settings.context, settings.threads, settings.speculative, settings.speculativeDraftModelPath]);
 }
 
 export class Engine {

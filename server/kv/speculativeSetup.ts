@@ -18,7 +18,7 @@ export interface SpeculationHost {
   llama: Llama;
   model: LlamaModel;
   threads: number;
-  settings: Pick<Settings, "speculative">;
+  settings: Pick<Settings, "speculative" | "speculativeDraftModelPath">;
 }
 
 interface DraftEntry {
@@ -50,7 +50,7 @@ export async function tokenPredictorFor(
   target: { contextSize: number; sinks: number; label: string },
   log: Logger,
 ): Promise<TokenPredictor | undefined> {
-  const { mode, draftModelPath } = host.settings.speculative;
+  const { speculative: mode, speculativeDraftModelPath: draftModelPath } = host.settings;
   if (mode === "off") return undefined;
   const classes: PredictorClasses = await import("node-llama-cpp");
   let comparison: VocabularyComparison | undefined;

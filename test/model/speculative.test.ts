@@ -12,7 +12,11 @@ import { tokenPredictorFor } from "../../server/kv/speculativeSetup";
 import { StreamingSequence } from "../../server/kv/streamingSequence";
 import type { Logger } from "../../server/log";
 import { models } from "../support/paths";
-import { defaultSettings } from "../../common/settings";
+import { defaultSettings, type Settings } from "../../common/settings";
+import { CompletionStatsRequest } from "../../common/protocol";
+import { DidOpenTextDocumentNotification, InlineCompletionRequest, InlineCompletionTriggerKind } from "vscode-languageserver-protocol/node";
+import { firstItem, positionAt } from "../support/inlineCompletion";
+import { startServer, testSettings, type ServerHandle } from "../support/serverProcess";
 import { copyHeavyPrompt } from "../support/speculativeWorkloads";
 
 const threads = 1;
@@ -172,7 +176,7 @@ describe("speculative decoding on tinycoder (StreamingLLM, 256-token context)", 
       llama,
       model,
       threads,
-      settings: { speculative: { ...defaultSettings.speculative, mode, draftModelPath } },
+      settings: { ...defaultSettings, speculative: mode, speculativeDraftModelPath: draftModelPath },
     });
     const target = { contextSize: 256, sinks, label: "test" };
 
@@ -202,5 +206,75 @@ describe("speculative decoding on tinycoder (StreamingLLM, 256-token context)", 
     }
     await new Promise((resolve) => setImmediate(resolve));
     assert.ok(draftSequence.context.disposed, "the draft context is disposed with the sequence");
+  });
+});
+
+describe("streamsink.speculative in the language server (completions, tinycoder)", () => {
+  let server: ServerHandle;
+  const uri = "file:///spec/orders.py";
+  const text = `${copyHeavyPrompt(12)}    totals = {}\n`;
+  const withMode = (speculative: Settings["speculative"], speculativeDraftModelPath = ""): Settings => ({
+    ...testSettings({ path: models.tinycoderQ8 }),
+    speculative,
+    speculativeDraftModelPath,
+  });
+  const complete = () =>
+    server.connection.sendRequest(InlineCompletionRequest.type, {
+      textDocument: { uri },
+      position: positionAt(text, text.length),
+      context: { triggerKind: InlineCompletionTriggerKind.Invoked },
+    });
+  const stats = () => server.connection.sendRequest(CompletionStatsRequest.type, { sinceId: 0 });
+  const kvStats = async () => (await stats()).kv;
+  /** Applies settings; the next completion is retried (bounded) while the server skips requests
+   * because the model's contexts are being recreated. */
+  const reconfigure = async (settings: Settings) => {
+    const disposed = (await stats()).sequencesDisposed;
+    await server.configure(settings);
+    const deadline = performance.now() + 30_000;
+    while ((await stats()).sequencesDisposed === disposed) {
+      assert.ok(performance.now() < deadline, "the completion sequence was not recreated within 30 s");
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  };
+  const completeWhenReady = async () => {
+    const deadline = performance.now() + 30_000;
+    for (;;) {
+      const item = firstItem(await complete());
+      if ((await stats()).recent.at(-1)?.outcome !== "skipped") return item;
+      assert.ok(performance.now() < deadline, "the server skipped completions for 30 s after a settings change");
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  };
+
+  before(async () => {
+    server = await startServer(withMode("lookup"));
+    await server.waitForStatus((status) => status.state === "ready");
+    await server.connection.sendNotification(DidOpenTextDocumentNotification.type, {
+      textDocument: { uri, languageId: "python", version: 1, text },
+    });
+  });
+  after(async () => {
+    await server?.stop();
+  });
+
+  it("lookup predicts in completion sequences with the same greedy suggestion as off; a bad draft model is reported", async () => {
+    const withLookup = await completeWhenReady();
+    const predictions = (await kvStats())?.predictions;
+    assert.ok(predictions !== undefined, "completion sequence stats carry prediction counts");
+    assert.ok(predictions.validated + predictions.refuted > 0, JSON.stringify(predictions));
+
+    await reconfigure(withMode("off"));
+    const plain = await completeWhenReady();
+    assert.ok(plain !== undefined && plain.length > 0, JSON.stringify((await stats()).recent));
+    assert.equal(withLookup, plain);
+    assert.equal((await kvStats())?.predictions, undefined);
+
+    await reconfigure(withMode("draft", models.stories));
+    assert.equal(await completeWhenReady(), plain, JSON.stringify((await stats()).recent));
+    assert.ok(
+      server.logs.some((l) => /does not fit this model: vocabulary sizes differ/.test(l.message)),
+      "the fallback to prompt lookup is logged with its reason",
+    );
   });
 });

@@ -73,13 +73,20 @@ describe("draftContextShift", () => {
 describe("streamsink.speculative settings", () => {
   it("defaults to off (slower on the CPU, docs/BENCHMARKS.md) and sanitises the mode and the draft path", () => {
     const none = sanitizeSettings(() => undefined);
-    assert.deepEqual(none.settings.speculative, { mode: "off", draftModelPath: "" });
+    assert.equal(none.settings.speculative, "off");
+    assert.equal(none.settings.speculativeDraftModelPath, "");
     const values: Record<string, unknown> = { speculative: "draft", speculativeDraftModelPath: " ~/m/draft.gguf " };
     const set = sanitizeSettings((key) => values[key], (p) => p.replace("~", "/home/u"));
-    assert.deepEqual(set.settings.speculative, { mode: "draft", draftModelPath: "/home/u/m/draft.gguf" });
+    assert.equal(set.settings.speculative, "draft");
+    assert.equal(set.settings.speculativeDraftModelPath, "/home/u/m/draft.gguf");
     assert.deepEqual(set.problems, []);
+    // The server sanitises the Settings object again by dotted key: the values must survive that.
+    const again = sanitizeSettings((key) => (set.settings as unknown as Record<string, unknown>)[key]);
+    assert.equal(again.settings.speculative, "draft");
+    assert.equal(again.settings.speculativeDraftModelPath, "/home/u/m/draft.gguf");
     const bad = sanitizeSettings((key) => ({ speculative: "turbo", speculativeDraftModelPath: 7 })[key]);
-    assert.deepEqual(bad.settings.speculative, { mode: "off", draftModelPath: "" });
+    assert.equal(bad.settings.speculative, "off");
+    assert.equal(bad.settings.speculativeDraftModelPath, "");
     assert.deepEqual(
       bad.problems.map((p) => p.key),
       ["speculativeDraftModelPath", "speculative"],
