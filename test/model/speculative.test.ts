@@ -131,6 +131,12 @@ describe("speculative decoding on tinycoder (StreamingLLM, 256-token context)", 
         assert.ok(first[1] - second[1] < noise, `divergence at ${compared}: best two log-probs differ by ${first[1] - second[1]}`);
       }
 
+      // The reference used at a divergence is sound: replayed past two shifts, its best token is
+      // the one plain greedy generation picked there.
+      const checkpoint = Math.min(plain.shiftsAt[1]! + 3, plain.tokens.length - 1);
+      const [best] = bestTwo(await referenceLogProbs(plain.tokens.slice(0, checkpoint)));
+      assert.equal(best[0], plain.tokens[checkpoint], `reference replay agrees with greedy at token ${checkpoint}`);
+
       // Speculation really ran, and some predictions were rejected.
       const predictions = lookup.engine.sequence.tokenPredictions;
       assert.ok(predictions.validated > 0, `validated ${predictions.validated}`);
