@@ -52,4 +52,7 @@ export interface SequenceStats {
   windowStartAbsolute: number;
   /** Token ids of the sink cells, so their text can be shown. */
   sinkTokens: number[];
+  /** Speculative decoding (server/kv/speculation.ts): predicted tokens validated / refuted by
+   * the model, and validated / (validated + refuted). Absent without a token predictor. */
+  predictions?: { validated: number; refuted: number; acceptance: number };
 }

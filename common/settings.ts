@@ -36,6 +36,10 @@ export interface Settings {
   logLevel: LogLevel;
   completions: CompletionSettings;
   download: DownloadSettings;
+  /** Speculative decoding (server/kv/speculation.ts). Field names mirror the setting keys. */
+  speculative: SpeculativeMode;
+  /** GGUF file of the draft model, or "". */
+  speculativeDraftModelPath: string;
 }
 
 /** Model downloads. */
@@ -65,6 +69,8 @@ export const defaultSettings: Settings = {
   logLevel: "info",
   completions: { enable: true, languages: { "*": true }, maxTokens: 48, maxLines: 8, debounceMs: 50 },
   download: { allowHttpHosts: [] },
+  speculative: "off",
+  speculativeDraftModelPath: "",
 };
 
 /** Bounds that keep absurd values from reaching llama.cpp. */
@@ -276,6 +282,7 @@ export function sanitizeSettings(
       ),
     },
     download: { allowHttpHosts: hostList(get("download.allowHttpHosts"), "download.allowHttpHosts", problems) },
+    ...speculativeSettings(get, expandPath, problems),
   };
   return { settings, problems };
 }
@@ -314,3 +321,19 @@ export function fitToContextSize(
  * configure notification). Keys are relative to `streamsink.`.
  */
 export const restartServerSettings: readonly string[] = ["model.backend"];
+
+/** Speculative decoding modes (server/kv/speculation.ts decides what runs). */
+export const speculativeModes = ["auto", "off", "lookup", "draft"] as const;
+export type SpeculativeMode = (typeof speculativeModes)[number];
+
+function speculativeSettings(
+  get: RawLookup,
+  expandPath: (path: string) => string,
+  problems: SettingProblem[],
+): Pick<Settings, "speculative" | "speculativeDraftModelPath"> {
+  const draftModelPath = text(get("speculativeDraftModelPath"), "speculativeDraftModelPath", problems);
+  return {
+    speculative: oneOf(get("speculative"), "speculative", speculativeModes, defaultSettings.speculative, problems),
+    speculativeDraftModelPath: draftModelPath === "" ? "" : expandPath(draftModelPath),
+  };
+}

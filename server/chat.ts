@@ -32,6 +32,7 @@ import { errorMessage, type Logger } from "./log";
 import type { SequenceRegistry } from "./sequences";
 import { SerialQueue } from "./serialQueue";
 import { shiftCapabilityOfModel } from "./kv/shiftCapability";
+import { tokenPredictorFor } from "./kv/speculativeSetup";
 import { TurnFormatter } from "./chat/format";
 import { checkChatPinParams, checkChatResetParams, checkChatSendParams } from "./chat/params";
 import { ChatStream, parseChatStreamState, planResume, type StreamOptions } from "./chat/stream";
@@ -366,11 +367,13 @@ export class ChatService {
     if (!this.context || this.context.disposed) {
       this.context = await this.deps.engine.createContext({ contextSize: loaded.settings.context.size, label: "chat" });
     }
+    const contextSize = this.context.contextSize;
     const options: StreamOptions = {
       chatId,
       minSinks: loaded.settings.context.sinkTokens,
       shiftSize: loaded.settings.context.shiftSize,
       capability: shiftCapabilityOfModel(loaded.model),
+      tokenPredictor: (sinks) => tokenPredictorFor(loaded, { contextSize, sinks, label: "chat" }, this.deps.log),
     };
     const resumed = await this.resumeFromSnapshot(loaded, this.context, this.formatter, options, history, signal);
     if ("stream" in resumed) {

@@ -53,7 +53,7 @@ function modelKey(settings: Settings): string {
 }
 
 function contextKey(settings: Settings): string {
-  return JSON.stringify([settings.context, settings.threads]);
+  return JSON.stringify([settings.context, settings.threads, settings.speculative, settings.speculativeDraftModelPath]);
 }
 
 export class Engine {

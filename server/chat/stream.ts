@@ -13,7 +13,7 @@
 //   eviction front reaches it; instead of being evicted it then joins the sink region (the sink
 //   count grows over it, together with the few older tokens before it that the same shift would
 //   have evicted anyway). Pinned tokens count against a budget of a quarter of the window.
-import type { LlamaContext, LlamaContextSequence, LlamaModel, Token } from "node-llama-cpp";
+import type { LlamaContext, LlamaContextSequence, LlamaModel, Token, TokenPredictor } from "node-llama-cpp";
 import type { ChatHistoryMessage, ChatWindowState } from "../../common/protocol";
 import type { SequenceStats } from "../../common/kvStats";
 import { planEviction, sequenceCapacity } from "../kv/policy";
@@ -126,6 +126,8 @@ export interface StreamOptions {
   /** streamsink.context.shiftSize (0 = automatic). */
   shiftSize: number;
   capability: ShiftCapability;
+  /** streamsink.speculative: the token predictor for the new sequence (server/kv/speculativeSetup.ts). */
+  tokenPredictor?: (sinks: number) => Promise<TokenPredictor | undefined>;
 }
 
 export interface AnswerOptions {
@@ -214,12 +216,14 @@ export class ChatStream {
   ): Promise<ChatStream> {
     const preamble = formatter.preamble();
     const holder: { stream?: ChatStream } = {};
+    const sinks = Math.max(options.minSinks, preamble.length);
     const sequence = await StreamingSequence.create(context, {
-      sinks: Math.max(options.minSinks, preamble.length),
+      sinks,
       shiftSize: options.shiftSize,
       capability: options.capability,
       label: "chat",
       onShift: (event) => holder.stream?.recordShift(event),
+      tokenPredictor: await options.tokenPredictor?.(sinks),
     });
     try {
       await sequence.ingest(preamble);
@@ -335,12 +339,14 @@ export class ChatStream {
   ): Promise<ChatStream | { note: string }> {
     const preamble = formatter.preamble();
     const holder: { stream?: ChatStream } = {};
+    const sinks = Math.max(options.minSinks, preamble.length);
     const sequence = await StreamingSequence.create(context, {
-      sinks: Math.max(options.minSinks, preamble.length),
+      sinks,
       shiftSize: options.shiftSize,
       capability: options.capability,
       label: "chat",
       onShift: (event) => holder.stream?.recordShift(event),
+      tokenPredictor: await options.tokenPredictor?.(sinks),
     });
     try {
       if (sequence.sinks !== state.templateSinks) {

@@ -19,6 +19,7 @@ import { defaultSettings, type CompletionSettings } from "../../common/settings"
 import { SuggestionCache } from "../../common/suggestionCache";
 import type { Engine, LoadedModel, ModelListener } from "../engine";
 import { shiftCapabilityOfModel } from "../kv/shiftCapability";
+import { tokenPredictorFor } from "../kv/speculativeSetup";
 import { StreamingSequence } from "../kv/streamingSequence";
 import { errorMessage, type Logger } from "../log";
 import { SerialQueue } from "../serialQueue";
@@ -306,6 +307,11 @@ export class CompletionService implements ModelListener {
         shiftSize: loaded.settings.context.shiftSize,
         capability: shiftCapabilityOfModel(loaded.model),
         label: "completion",
+        tokenPredictor: await tokenPredictorFor(
+          loaded,
+          { contextSize: context.contextSize, sinks: loaded.settings.context.sinkTokens, label: "completion" },
+          this.log,
+        ),
       });
     } catch (error) {
       await context.dispose();

@@ -21,6 +21,7 @@ import type {
   LlamaContext,
   LlamaContextSequence,
   Token,
+  TokenPredictor,
 } from "node-llama-cpp";
 import type { KvMode, SequenceStats } from "../../common/kvStats";
 import {
@@ -36,6 +37,7 @@ import {
   type TokenRange,
 } from "./policy";
 import type { ShiftCapability } from "./shiftCapability";
+import { predictionStats, primePredictor } from "./speculation";
 
 export type { SequenceStats } from "../../common/kvStats";
 
@@ -76,6 +78,8 @@ export interface StreamingSequenceOptions {
    * layers run on a GPU; never useful on the CPU backend.
    */
   hotEventLoop?: boolean;
+  /** Speculative decoding in `generate` (speculation.ts builds it); disposed with the sequence. */
+  tokenPredictor?: TokenPredictor;
 }
 
 export interface IngestOptions {
@@ -258,7 +262,10 @@ export class StreamingSequence {
       throw new Error(`Cannot create StreamingSequence "${options.label}": the context has no free sequence left.`);
     }
     const holder: { engine?: StreamingSequence } = {};
-    const sequence = context.getSequence({ contextShift: streamingContextShift(() => holder.engine) });
+    const sequence = context.getSequence({
+      contextShift: streamingContextShift(() => holder.engine),
+      tokenPredictor: options.tokenPredictor,
+    });
     holder.engine = new StreamingSequence(context, sequence, options);
     return holder.engine;
   }
@@ -334,6 +341,7 @@ export class StreamingSequence {
       ...(reasons.length > 0 ? { reason: reasons.join(" ") } : {}),
       windowStartAbsolute: sinkCells < this.cellAbs.length ? this.cellAbs[sinkCells]! : this.streamNext,
       sinkTokens: this.sequence.disposed ? [] : this.sequence.contextTokens.slice(0, sinkCells),
+      predictions: predictionStats(this.sequence),
     };
   }
 
@@ -398,6 +406,7 @@ export class StreamingSequence {
       }
       pendingFirst = first;
       await this.makeRoom(1);
+      primePredictor(this.sequence, [first]);
       iterator = this.sequence.evaluate([first], {
         temperature: options.temperature ?? 0,
         topK: options.topK,
