@@ -2,7 +2,7 @@
 // dimmed old messages): the context meter, the dimmed messages and their "not seen" badges are
 // back at once, read from the stored chat before any new message, and the messages that were
 // outside the window are the same ones. Runs after the diagnostics step, which reads the session
-// that a reload ends.
+// that a reload ends. Then: no answer of the session shows a special token's text.
 import assert from "node:assert/strict";
 import { waitForWorkbench, waitUntil, type Step } from "../harness";
 import { chatFrame, meterFigures } from "./chat";
@@ -42,5 +42,14 @@ export const chatReload: Step = {
     assert.deepEqual(restored.ids, outside, "the same messages are dimmed");
     assert.equal(badges, outside.length, "every dimmed message has its badge");
     await ctx.shot("after-reload");
+
+    // No answer of the whole session shows a special token's text (tinycoder's FIM and control
+    // tokens: <|fim_suffix|>, <|endoftext|>, …, or <s> / </s>).
+    const answers = await frame.locator("#transcript .message.assistant .message-body").allInnerTexts();
+    assert.ok(answers.length >= 3, `only ${answers.length} answers in the view`);
+    const special = /<\|[^|<>\s]{1,40}\|>|<\/?s>/;
+    const leaked = answers.filter((text) => special.test(text));
+    ctx.log(`${answers.length} answers checked for special-token text: ${leaked.length} leaked`);
+    assert.deepEqual(leaked.map((text) => text.match(special)?.[0]), [], "an answer shows a special token's text");
   },
 };
