@@ -72,7 +72,8 @@ describe("bad model files", () => {
 
   async function expectError(modelPath: string, pattern: RegExp): Promise<string> {
     await server.configure(testSettings({ path: modelPath }));
-    const status = await server.waitForStatus((s) => s.state === "error" || s.state === "ready");
+    // The status that answers this file (names it): the previous file's error may still be current.
+    const status = await server.waitForStatus((s) => (s.state === "error" || s.state === "ready") && s.modelPath === modelPath);
     assert.equal(status.state, "error", `expected an error for ${modelPath}, got ${JSON.stringify(status)}`);
     assert.match(status.message, pattern);
     assert.ok(
