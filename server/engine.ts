@@ -76,6 +76,8 @@ export class Engine {
   private llamaLoadError: string | undefined;
   /** The `threads` value the user was last told is above the machine's cores (told once per value). */
   private threadsTold: Settings["threads"] | undefined;
+  /** The status the loaded model was announced with (restored when a failed choice is undone). */
+  private readyStatus: ServerStatus | undefined;
 
   constructor(
     private readonly log: Logger,
@@ -143,6 +145,8 @@ export class Engine {
           }
           this.notifyReady(this.loaded);
         }
+        // Back to the model that stayed loaded after a failed choice: ready again.
+        if (this.status.state === "error" && this.readyStatus) this.setStatus(this.readyStatus);
         return;
       }
       // Otherwise (new model settings, or the same ones after a failure: the file may have been
@@ -176,6 +180,7 @@ export class Engine {
 
   private setStatus(status: ServerStatus): void {
     this.status = status;
+    if (status.state === "ready") this.readyStatus = status;
     this.publishStatus(status);
   }
 
@@ -315,15 +320,14 @@ export class Engine {
     const message = loadFailureMessage(modelPath, error);
     this.log.error(message);
     this.settings = previous;
-    const kept = this.loaded.settings.model.path;
-    const keptName = modelDisplayName(kept);
-    const backend = this.loaded.llama.gpu === false ? "cpu" : this.loaded.llama.gpu;
+    const keptName = modelDisplayName(this.loaded.settings.model.path);
+    // An error the user sees (status bar, notification) for the file they chose, while the model
+    // that was loaded keeps serving; choosing it again (or any good file) makes the status ready.
     this.setStatus({
-      state: "ready",
+      state: "error",
       message: `${message} ${keptName} stays loaded.`,
-      modelName: keptName,
-      modelPath: kept,
-      backend,
+      modelName: modelDisplayName(modelPath),
+      modelPath,
     });
   }
 

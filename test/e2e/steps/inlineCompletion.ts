@@ -28,8 +28,13 @@ export const inlineCompletion: Step = {
     await page.keyboard.press("Control+End");
     const typed = "def fibonacci(n):";
     await typeText(page, typed);
+    // The editor shows what was typed before Enter goes in (a loaded machine lags behind the keys).
+    await waitUntil(async () => (await editorText(page)) === typed, { timeoutMs: 10_000, what: `the editor to show ${JSON.stringify(typed)}` });
     await page.keyboard.press("Enter"); // Python's on-enter rule indents the body
-    const before = await editorText(page);
+    const before = await waitUntil(async () => {
+      const text = await editorText(page);
+      return /\n/.test(text) ? text : undefined;
+    }, { timeoutMs: 10_000, what: "the new line after Enter" });
     ctx.log(`typed: ${JSON.stringify(before)}`);
     assert.match(before, /^def fibonacci\(n\):\n {4}$/, `unexpected text before the completion: ${JSON.stringify(before)}`);
 
