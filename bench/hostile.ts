@@ -22,7 +22,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { ErrorCodes, GenerateRequest, type ServerStatus } from "../common/protocol";
-import { checkModelFile } from "../server/modelFile";
+import { checkModelFile } from "../server/model/modelFile";
 import { ggufFuzzCases } from "../test/support/ggufFuzz";
 import { models } from "../test/support/paths";
 import { startServer, testSettings, type ServerHandle } from "../test/support/serverProcess";

@@ -1,6 +1,6 @@
 // Credentials never reach an error message or the log: user:password@ in a URL, query parameters
 // that carry secrets (?token=, ?access_token=, signed-URL signatures…), and Authorization headers.
-// Pure (both sides: server/download/ and src/diagnostics/models.ts); used on every URL before it is
+// Pure (both sides: server/model/download/ and src/models/); used on every URL before it is
 // put in a message, and on every message before it leaves.
 
 /** Query parameters whose values are secrets (matched case-insensitively, as a whole name or a suffix). */

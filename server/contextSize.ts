@@ -1,5 +1,5 @@
 // The settings a model runs with once `streamsink.context.size` is resolved: "auto" becomes a number
-// on the server (only it knows the model: server/memoryGuard.ts), sinks and shifts are fitted to it,
+// on the server (only it knows the model: server/model/memoryGuard.ts), sinks and shifts are fitted to it,
 // and a change of the setting tells the engine whether contexts can just be recreated.
 import { fitToContextSize, type Settings, type SettingProblem } from "../common/settings";
 

@@ -1,33 +1,21 @@
 // The StreamSink language server process: started by the extension over IPC, it owns llama.cpp
-// (through the engine) and answers the protocol in common/protocol.ts.
-import path from "node:path";
-import {
-  createConnection,
-  ProposedFeatures,
-  ResponseError,
-  TextDocuments,
-  TextDocumentSyncKind,
-  type CancellationToken,
-  type InitializeParams,
-  type InitializeResult,
-} from "vscode-languageserver/node";
+// (through the engine) and answers the protocol in common/protocol.ts. Each feature is one folder
+// with `register(ctx): Disposable` (server/feature.ts); this file builds the one ServerContext,
+// registers them into one store, and disposes it on shutdown.
+import { createConnection, ProposedFeatures, TextDocuments, TextDocumentSyncKind } from "vscode-languageserver/node";
 import { TextDocument } from "vscode-languageserver-textdocument";
-import {
-  ConfigureNotification,
-  ErrorCodes,
-  GenerateRequest,
-  ServerStatusNotification,
-  type GenerateParams,
-  type GenerateResult,
-} from "../common/protocol";
-import { sanitizeSettings, type Settings } from "../common/settings";
-import { isFiniteIn, isInteger, isRecord, isString } from "../common/validate";
+import { DisposableStore } from "../common/disposable";
+import { ConfigureNotification, ServerStatusNotification } from "../common/protocol";
 import { registerChat } from "./chat";
-import { registerCompletions } from "./completion";
-import { registerDiagnostics } from "./diagnostics";
-import { Engine, ModelNotReadyError } from "./engine";
+import { register as registerCompletion } from "./completion";
+import { ClientConfiguration } from "./configuration";
+import { register as registerDiagnostics } from "./diagnostics";
+import { Engine } from "./engine";
+import type { ServerContext } from "./feature";
+import { register as registerGenerate } from "./generate";
 import { connectionLogger, errorMessage } from "./log";
 import { guardedIpcTransport } from "./messageGuard";
+import { register as registerModels } from "./models";
 import { SequenceRegistry } from "./sequences";
 
 // Malformed messages that would throw inside vscode-jsonrpc are dropped first (server/messageGuard.ts).
@@ -44,129 +32,50 @@ const connection = createConnection(ProposedFeatures.all, reader, writer, {
 });
 const log = connectionLogger(connection);
 dropped = (problem) => log.warn(`Ignored a malformed message from the client: ${problem}.`);
-const documents = new TextDocuments(TextDocument);
 const engine = new Engine(log, (status) => void connection.sendNotification(ServerStatusNotification.type, status));
-/** Accounting of the features' StreamingLLM sequences, for diagnostics and the status bar. */
-const sequences = new SequenceRegistry();
-// Features register here, each from its own module: `registerX({connection, engine, log, sequences, documents})`.
-void sequences;
-registerDiagnostics({ connection, engine, log, sequences });
-registerCompletions({ connection, engine, log, sequences, documents });
-const chat = registerChat({ connection, engine, log, sequences });
+const configuration = new ClientConfiguration(log);
+const ctx: ServerContext = {
+  connection,
+  engine,
+  log,
+  sequences: new SequenceRegistry(),
+  documents: new TextDocuments(TextDocument),
+  storagePath: () => configuration.storagePath(),
+  onStoragePath: (listener) => configuration.onStoragePath(listener),
+};
 
-/** Settings arrive already sanitised, but a bad client must not crash us: sanitise again. */
-function settingsFrom(raw: unknown): Settings {
-  const record = isRecord(raw) ? raw : {};
-  const lookup = (key: string): unknown => {
-    let value: unknown = record;
-    for (const part of key.split(".")) value = isRecord(value) ? value[part] : undefined;
-    return value;
-  };
-  const { settings, problems } = sanitizeSettings(lookup);
-  for (const problem of problems) log.warn(`Ignoring invalid setting from the client: ${problem.message}`);
-  return settings;
-}
+const features = new DisposableStore();
+features.add(ctx.onStoragePath((folder) => engine.setStoragePath(folder)));
+features.add(registerDiagnostics(ctx));
+features.add(registerModels(ctx));
+features.add(registerCompletion(ctx));
+features.add(registerGenerate(ctx));
+const chat = registerChat(ctx);
+features.add(ctx.onStoragePath((folder) => chat.setStoragePath(folder)));
 
-/** The client's storage folder (`ServerConfiguration.storagePath`), when it sent a usable one. */
-function storagePathFrom(raw: unknown): string | undefined {
-  const value = isRecord(raw) ? raw.storagePath : undefined;
-  if (value === undefined) return undefined;
-  if (isString(value, 4096) && path.isAbsolute(value)) return value;
-  log.warn("Ignoring the storage folder from the client: storagePath must be an absolute path. Chat KV snapshots are not saved.");
-  return undefined;
-}
-
-function toResponseError(error: unknown): ResponseError<void> {
-  if (error instanceof ResponseError) return error;
-  if (error instanceof ModelNotReadyError) return new ResponseError(ErrorCodes.modelNotReady, error.message);
-  return new ResponseError(-32_603, errorMessage(error));
-}
-
-function abortSignalFor(token: CancellationToken): AbortSignal {
-  const controller = new AbortController();
-  if (token.isCancellationRequested) controller.abort();
-  else token.onCancellationRequested(() => controller.abort());
-  return controller.signal;
-}
-
-connection.onInitialize((params: InitializeParams): InitializeResult => {
-  const storagePath = storagePathFrom(params.initializationOptions);
-  chat.setStoragePath(storagePath);
-  engine.setStoragePath(storagePath);
-  void engine.configure(settingsFrom(params.initializationOptions));
-  return {
-    capabilities: { textDocumentSync: TextDocumentSyncKind.Incremental, inlineCompletionProvider: true },
-    serverInfo: { name: "StreamSink", version: "0.1.0" },
-  };
-});
-
-connection.onInitialized(() => {
+features.add(
+  connection.onInitialize((params) => {
+    void engine.configure(configuration.apply(params.initializationOptions));
+    return {
+      capabilities: { textDocumentSync: TextDocumentSyncKind.Incremental, inlineCompletionProvider: true },
+      serverInfo: { name: "StreamSink", version: "0.1.0" },
+    };
+  }),
+);
+features.add(
   // The client may have missed the first status while it was still starting: repeat it.
-  void connection.sendNotification(ServerStatusNotification.type, engine.currentStatus);
-});
-
-connection.onNotification(ConfigureNotification.type, (settings) => {
-  const storagePath = storagePathFrom(settings);
-  chat.setStoragePath(storagePath);
-  engine.setStoragePath(storagePath);
-  void engine.configure(settingsFrom(settings));
-});
-
-function validGenerateParams(params: unknown): params is GenerateParams {
-  return (
-    isRecord(params) &&
-    isString(params.prompt, 1_000_000) &&
-    isInteger(params.maxTokens, 1, 4096) &&
-    (params.temperature === undefined || isFiniteIn(params.temperature, 0, 2))
-  );
-}
-
-connection.onRequest(GenerateRequest.type, async (params, token): Promise<GenerateResult> => {
-  if (!validGenerateParams(params)) {
-    throw new ResponseError(
-      ErrorCodes.invalidParams,
-      "streamsink/generate needs {prompt: string of at most 1,000,000 characters, maxTokens: 1..4096, temperature?: 0..2}.",
-    );
-  }
-  try {
-    const loaded = engine.requireModel();
-    const started = performance.now();
-    const promptTokens = loaded.model.tokenize(params.prompt, false);
-    const contextSize = Math.min(loaded.settings.context.size, promptTokens.length + params.maxTokens + 8);
-    const context = await engine.createContext({ contextSize: Math.max(256, contextSize), label: "generate" });
-    try {
-      const completion = new loaded.llamaCpp.LlamaCompletion({ contextSequence: context.getSequence() });
-      let generatedTokens = 0;
-      const text = await completion.generateCompletion(params.prompt, {
-        maxTokens: params.maxTokens,
-        temperature: params.temperature ?? 0,
-        signal: abortSignalFor(token),
-        stopOnAbortSignal: true,
-        onToken: (tokens) => {
-          generatedTokens += tokens.length;
-        },
-      });
-      completion.dispose();
-      return {
-        text,
-        promptTokens: promptTokens.length,
-        generatedTokens,
-        durationMs: performance.now() - started,
-      };
-    } finally {
-      await context.dispose();
-    }
-  } catch (error) {
-    throw toResponseError(error);
-  }
-});
+  connection.onInitialized(() => void connection.sendNotification(ServerStatusNotification.type, engine.currentStatus)),
+);
+features.add(connection.onNotification(ConfigureNotification.type, (settings) => void engine.configure(configuration.apply(settings))));
 
 connection.onShutdown(async () => {
+  // The engine first: features release the model through their engine listeners, then unregister.
   await engine.dispose();
+  features.dispose();
 });
 
 process.on("uncaughtException", (error) => log.error(`Uncaught exception: ${error.stack ?? error.message}`));
 process.on("unhandledRejection", (reason) => log.error(`Unhandled rejection: ${errorMessage(reason)}`));
 
-documents.listen(connection);
+features.add(ctx.documents.listen(connection));
 connection.listen();

@@ -1,6 +1,6 @@
 // The language-client lifecycle: starts dist/server.js over IPC, forwards settings, restarts it,
-// and turns its status notifications into events. Things that live as long as one server process
-// are registered in `clientScope` and disposed when it stops or restarts.
+// and turns its status notifications into events. Things that live as long as one client are added
+// to a per-client scope (`forEachClient` for features) and disposed when it stops or restarts.
 import * as vscode from "vscode";
 import {
   LanguageClient,
@@ -9,6 +9,7 @@ import {
   type Middleware,
   type ServerOptions,
 } from "vscode-languageclient/node";
+import { DisposableStore } from "../common/disposable";
 import { ConfigureNotification, ServerStatusNotification, type ServerConfiguration, type ServerStatus } from "../common/protocol";
 import type { Settings } from "../common/settings";
 import { logChannel, log } from "./log";
@@ -17,7 +18,7 @@ import { ServerProcessLauncher } from "./reliability/serverProcess";
 
 export class ServerConnection implements vscode.Disposable {
   private client: LanguageClient | undefined;
-  private clientScope: vscode.Disposable[] = [];
+  private clientScope = new DisposableStore();
   /** Forks the server and restarts it after a crash (src/reliability); lives as long as this object. */
   private recovery: { launcher: ServerProcessLauncher; handler: CrashRecovery } | undefined;
   private status: ServerStatus = { state: "starting", message: "Starting StreamSink server…" };
@@ -75,8 +76,8 @@ export class ServerConnection implements vscode.Disposable {
     };
     const client = new LanguageClient("streamsink", "StreamSink", serverOptions, clientOptions);
     this.client = client;
-    this.clientScope.push(
-      client.onNotification(ServerStatusNotification.type, (status) => this.setStatus(status)),
+    this.clientScope.add(client.onNotification(ServerStatusNotification.type, (status) => this.setStatus(status)));
+    this.clientScope.add(
       client.onDidChangeState((event) => {
         if (event.newState === State.Stopped && this.client === client) {
           this.setStatus({
@@ -106,7 +107,8 @@ export class ServerConnection implements vscode.Disposable {
   async stop(): Promise<void> {
     const client = this.client;
     this.client = undefined;
-    for (const disposable of this.clientScope.splice(0)) disposable.dispose();
+    this.clientScope.dispose();
+    this.clientScope = new DisposableStore();
     this.clientEmitter.fire(undefined);
     if (client && client.state !== State.Stopped) {
       try {
@@ -123,6 +125,25 @@ export class ServerConnection implements vscode.Disposable {
     await this.stop();
     this.recovery?.launcher.killCurrent();
     await this.start();
+  }
+
+  /**
+   * Calls `attach` with the running client now and again whenever the client changes (undefined
+   * while none runs); what it adds to `scope` is disposed at the next change. The per-client scope.
+   */
+  forEachClient(attach: (client: LanguageClient | undefined, scope: DisposableStore) => void): vscode.Disposable {
+    let scope = new DisposableStore();
+    const change = (client: LanguageClient | undefined): void => {
+      scope.dispose();
+      scope = new DisposableStore();
+      attach(client, scope);
+    };
+    change(this.running);
+    const subscription = this.onClient(change);
+    return new vscode.Disposable(() => {
+      subscription.dispose();
+      scope.dispose();
+    });
   }
 
   /** Sends new settings to the running server (it reloads what they change). */

@@ -26,8 +26,8 @@ export function notReadyMessage(server: ServerConnection): string {
   }
 }
 
-export function registerCommands(server: ServerConnection, specs: CommandSpec[]): vscode.Disposable[] {
-  return specs.map((spec) =>
+export function registerCommands(server: ServerConnection, specs: CommandSpec[]): vscode.Disposable {
+  const commands = specs.map((spec) =>
     vscode.commands.registerCommand(spec.id, async (...args: unknown[]) => {
       if (spec.requiresReady && !server.isReady) {
         // Not awaited: the command returns at once instead of waiting until the toast is dismissed
@@ -44,4 +44,5 @@ export function registerCommands(server: ServerConnection, specs: CommandSpec[])
       return spec.run(...args);
     }),
   );
+  return vscode.Disposable.from(...commands);
 }

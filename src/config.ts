@@ -3,7 +3,8 @@
 import * as os from "node:os";
 import * as path from "node:path";
 import * as vscode from "vscode";
-import { restartServerSettings, sanitizeSettings, type SanitizedSettings } from "../common/settings";
+import { restartServerSettings, sanitizeSettings, type SanitizedSettings, type SettingProblem } from "../common/settings";
+import { log } from "./log";
 
 export const section = "streamsink";
 
@@ -23,4 +24,16 @@ export function readSettings(): SanitizedSettings {
 
 export function needsServerRestart(event: vscode.ConfigurationChangeEvent): boolean {
   return restartServerSettings.some((key) => event.affectsConfiguration(`${section}.${key}`));
+}
+
+/** Logs the settings that were ignored and says so once, with a way to the settings. */
+export function reportProblems(problems: SettingProblem[]): void {
+  for (const problem of problems) log.warn(problem.message);
+  if (problems.length > 0) {
+    void vscode.window
+      .showWarningMessage(`StreamSink: ${problems.map((problem) => problem.message).join(" ")}`, "Open Settings")
+      .then((choice) => {
+        if (choice) void vscode.commands.executeCommand("workbench.action.openSettings", section);
+      });
+  }
 }

@@ -1,29 +1,21 @@
-// StreamSink's entry point: wires settings, the language server, the status bar and the commands.
+// StreamSink's entry point: reads the settings, builds the one FeatureContext (server connection,
+// status bar, log) and registers every feature (`src/<feature>/index.ts`, `register(ctx)`), then
+// starts the language server.
 import * as vscode from "vscode";
-import { GenerateRequest, type ServerStatus } from "../common/protocol";
-import type { SettingProblem } from "../common/settings";
+import type { ServerStatus } from "../common/protocol";
+import { register as registerChat } from "./chat";
 import { ServerConnection } from "./client";
-import { registerChat } from "./chat";
-import { registerCommands } from "./commands";
-import { registerCompletions } from "./completion";
-import { needsServerRestart, readSettings, section } from "./config";
-import { registerDiagnosticsFeature } from "./diagnostics";
+import { register as registerCompletion } from "./completion";
+import { readSettings, reportProblems } from "./config";
+import { register as registerDiagnostics } from "./diagnostics";
+import type { FeatureContext } from "./feature";
+import { register as registerGenerate } from "./generate";
+import { register as registerLifecycle } from "./lifecycle";
 import { log, logChannel } from "./log";
+import { register as registerModels } from "./models";
 import { StatusBar } from "./statusBar";
-import { StatusNotifications } from "./statusNotifications";
 
 let server: ServerConnection | undefined;
-
-function reportProblems(problems: SettingProblem[]): void {
-  for (const problem of problems) log.warn(problem.message);
-  if (problems.length > 0) {
-    void vscode.window
-      .showWarningMessage(`StreamSink: ${problems.map((problem) => problem.message).join(" ")}`, "Open Settings")
-      .then((choice) => {
-        if (choice) void vscode.commands.executeCommand("workbench.action.openSettings", section);
-      });
-  }
-}
 
 /** What activate() returns: the server status, for the extension-host tests (test/vscode) and other extensions. */
 export interface StreamSinkApi {
@@ -43,40 +35,15 @@ export async function activate(context: vscode.ExtensionContext): Promise<Stream
   server = connection;
   const statusBar = new StatusBar();
   context.subscriptions.push(connection, statusBar);
-  context.subscriptions.push(registerCompletions(connection));
-
-  const notifications = new StatusNotifications();
-  context.subscriptions.push(
-    notifications,
-    connection.onStatus((status) => {
-      statusBar.update(status);
-      // Error notifications close by themselves once the error is fixed (src/statusNotifications.ts).
-      notifications.update(status, connection.running !== undefined);
-    }),
-    vscode.workspace.onDidChangeConfiguration(async (event) => {
-      if (!event.affectsConfiguration(section)) return;
-      const next = readSettings();
-      reportProblems(next.problems);
-      log.info(`Settings changed: ${JSON.stringify(next.settings)}`);
-      if (needsServerRestart(event)) {
-        await connection.configure(next.settings);
-        await connection.restart();
-      } else {
-        await connection.configure(next.settings);
-      }
-    }),
-    ...registerCommands(connection, [
-      { id: "streamsink.showLog", requiresReady: false, run: () => logChannel().show() },
-      { id: "streamsink.restartServer", requiresReady: false, run: () => connection.restart() },
-      {
-        id: "streamsink.continueAtCursor",
-        requiresReady: true,
-        run: () => continueAtCursor(connection),
-      },
-    ]),
-  );
-  context.subscriptions.push(...registerDiagnosticsFeature(context, connection, statusBar));
-  await registerChat(context, connection);
+  const pending: Promise<unknown>[] = [];
+  const ctx: FeatureContext = { extension: context, server: connection, statusBar, log, waitFor: (task) => pending.push(task) };
+  context.subscriptions.push(registerCompletion(ctx));
+  context.subscriptions.push(registerLifecycle(ctx));
+  context.subscriptions.push(registerGenerate(ctx));
+  context.subscriptions.push(registerDiagnostics(ctx));
+  context.subscriptions.push(registerModels(ctx));
+  context.subscriptions.push(registerChat(ctx));
+  await Promise.all(pending);
 
   await connection.start();
   return {
@@ -88,33 +55,6 @@ export async function activate(context: vscode.ExtensionContext): Promise<Stream
       return connection.serverPid;
     },
   };
-}
-
-/** Generates a continuation of the text before the cursor and inserts it (the first end-to-end request). */
-async function continueAtCursor(connection: ServerConnection): Promise<void> {
-  const editor = vscode.window.activeTextEditor;
-  const client = connection.running;
-  if (!editor || !client) {
-    void vscode.window.showInformationMessage("StreamSink: open a file and place the cursor where to continue.");
-    return;
-  }
-  const position = editor.selection.active;
-  const prefix = editor.document.getText(new vscode.Range(new vscode.Position(0, 0), position)).slice(-4000);
-  await vscode.window.withProgress(
-    { location: vscode.ProgressLocation.Notification, title: "StreamSink: generating…", cancellable: true },
-    async (_progress, token) => {
-      try {
-        const result = await client.sendRequest(GenerateRequest.type, { prompt: prefix, maxTokens: 64 }, token);
-        if (token.isCancellationRequested) return;
-        await editor.edit((edit) => edit.insert(position, result.text));
-      } catch (error) {
-        if (token.isCancellationRequested) return;
-        const message = error instanceof Error ? error.message : String(error);
-        log.error(`Generate failed: ${message}`);
-        void vscode.window.showErrorMessage(`StreamSink: ${message}`);
-      }
-    },
-  );
 }
 
 export async function deactivate(): Promise<void> {

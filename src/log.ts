@@ -15,3 +15,5 @@ export const log = {
   info: (message: string, ...args: unknown[]) => logChannel().info(message, ...args),
   debug: (message: string, ...args: unknown[]) => logChannel().debug(message, ...args),
 };
+
+export type Log = typeof log;

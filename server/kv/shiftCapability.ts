@@ -10,7 +10,7 @@
 // the readers at the bottom take what node-llama-cpp already parsed (no runtime import here).
 
 import type { GgufFileInfo, LlamaModel } from "node-llama-cpp";
-import { checkModelFile } from "../modelFile";
+import { checkModelFile } from "../model/modelFile";
 
 export type ShiftBlocker =
   | "unknown-architecture"

@@ -21,7 +21,7 @@ import { createReadStream } from "node:fs";
 import { mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
 import type { LlamaContextSequence, Token } from "node-llama-cpp";
-import { kvCacheBytes, modelShapeFromMetadata } from "../memoryBudget";
+import { kvCacheBytes, modelShapeFromMetadata } from "../model/memoryBudget";
 import { ggmlTypeTraits } from "../model/ggmlTypes";
 import { hybridArchitectures, recurrentArchitectures } from "./shiftCapability";
 

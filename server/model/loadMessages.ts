@@ -3,7 +3,7 @@
 // (from its log) is shown when there is one.
 import type { Settings } from "../../common/settings";
 import { errorMessage } from "../log";
-import { ModelFileError } from "../modelFile";
+import { ModelFileError } from "./modelFile";
 import { LoadAbortedError } from "./loadControl";
 
 /** JavaScript errors from inside a library (a TypeError on odd metadata…) are not messages for users. */

@@ -6,6 +6,7 @@ import * as path from "node:path";
 import * as vscode from "vscode";
 import { CancellationTokenSource, State } from "vscode-languageclient/node";
 import type { LanguageClient } from "vscode-languageclient/node";
+import { DisposableStore } from "../../common/disposable";
 import { lateStopLog, parseFromWebview, type FromWebview, type ToWebview } from "../../common/chatMessages";
 import {
   ChatPinRequest,
@@ -52,8 +53,7 @@ export class ChatViewProvider implements vscode.WebviewViewProvider, vscode.Disp
   private readonly windows = new Map<string, ChatWindowState>();
   private readonly sync: ChatViewSync;
   private problemsShown = false;
-  private readonly disposables: vscode.Disposable[] = [];
-  private clientScope: vscode.Disposable[] = [];
+  private readonly disposables = new DisposableStore();
 
   constructor(
     private readonly context: vscode.ExtensionContext,
@@ -63,11 +63,8 @@ export class ChatViewProvider implements vscode.WebviewViewProvider, vscode.Disp
     this.sync = new ChatViewSync(store, (message) => this.post(message));
     const current = context.globalState.get<string>(currentChatKey);
     this.chat = (current && store.get(current)) || store.get(store.list()[0]?.id ?? "") || store.create();
-    this.disposables.push(
-      server.onStatus(() => this.postState()),
-      server.onClient((client) => this.attachClient(client)),
-    );
-    this.attachClient(server.running);
+    this.disposables.add(server.onStatus(() => this.postState()));
+    this.disposables.add(server.forEachClient((client, scope) => this.attachClient(client, scope)));
   }
 
   resolveWebviewView(view: vscode.WebviewView): void {
@@ -76,7 +73,7 @@ export class ChatViewProvider implements vscode.WebviewViewProvider, vscode.Disp
     const media = vscode.Uri.joinPath(this.context.extensionUri, "media");
     view.webview.options = { enableScripts: true, localResourceRoots: [media] };
     view.webview.html = chatHtml(view.webview, media, vscode.Uri.joinPath);
-    view.webview.onDidReceiveMessage((raw: unknown) => {
+    const received = view.webview.onDidReceiveMessage((raw: unknown) => {
       const message = parseFromWebview(raw);
       if (!message) {
         log.warn(`Chat view: ignored a malformed message: ${JSON.stringify(raw)?.slice(0, 200)}`);
@@ -87,11 +84,14 @@ export class ChatViewProvider implements vscode.WebviewViewProvider, vscode.Disp
         log.error(`Chat: ${text}`);
         this.post({ type: "notice", level: "error", text });
       });
-    }, undefined, this.disposables);
-    view.onDidDispose(() => {
-      this.view = undefined;
-      this.ready = false;
     });
+    this.disposables.add(received);
+    this.disposables.add(
+      view.onDidDispose(() => {
+        this.view = undefined;
+        this.ready = false;
+      }),
+    );
   }
 
   /** Commands: New Chat, Add Selection, Add File. */
@@ -137,8 +137,7 @@ export class ChatViewProvider implements vscode.WebviewViewProvider, vscode.Disp
 
   dispose(): void {
     void this.stop();
-    for (const disposable of this.clientScope.splice(0)) disposable.dispose();
-    for (const disposable of this.disposables.splice(0)) disposable.dispose();
+    this.disposables.dispose();
     void this.store.flush();
   }
 
@@ -341,15 +340,16 @@ export class ChatViewProvider implements vscode.WebviewViewProvider, vscode.Disp
 
   // ---- server ----
 
-  private attachClient(client: LanguageClient | undefined): void {
-    for (const disposable of this.clientScope.splice(0)) disposable.dispose();
+  private attachClient(client: LanguageClient | undefined, scope: DisposableStore): void {
     if (!client) return;
-    this.clientScope.push(
+    scope.add(
       client.onNotification(ChatTokenNotification.type, (token) => {
         if (!this.streaming || token.assistantMessageId !== this.streaming.messageId) return;
         this.store.appendText(token.chatId, token.assistantMessageId, token.delta);
         this.sync.postToken(token.chatId, token.assistantMessageId, token.delta);
       }),
+    );
+    scope.add(
       client.onNotification(ChatWindowNotification.type, (window) => {
         this.windows.set(window.chatId, window);
         this.sync.postWindow(window);

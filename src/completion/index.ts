@@ -11,8 +11,7 @@ import * as vscode from "vscode";
 import type { Middleware } from "vscode-languageclient/node";
 import { completionsEnabledFor } from "../../common/settings";
 import { SuggestionCache, type SuggestionKey } from "../../common/suggestionCache";
-import type { ServerConnection } from "../client";
-import { log } from "../log";
+import type { FeatureContext } from "../feature";
 import { cancellableDelay } from "./debounce";
 import { DocumentSyncGate } from "./hugeDocuments";
 
@@ -37,7 +36,7 @@ function firstText(
   return typeof insert === "string" ? insert : insert?.value;
 }
 
-export function registerCompletions(connection: ServerConnection): vscode.Disposable {
+export function register({ server: connection, log }: FeatureContext): vscode.Disposable {
   const cache = new SuggestionCache(32);
   const gate = new DocumentSyncGate(connection);
   const provide: Middleware["provideInlineCompletionItems"] = async (

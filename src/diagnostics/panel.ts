@@ -9,6 +9,7 @@ import {
   type ChartSample,
   type PanelMessage,
 } from "../../common/diagnosticsView";
+import { DisposableStore } from "../../common/disposable";
 import { DiagnosticsRequest, type DiagnosticsSnapshot } from "../../common/protocol";
 import type { ServerConnection } from "../client";
 import { log } from "../log";
@@ -37,7 +38,7 @@ export class DiagnosticsPanel implements vscode.Disposable {
   static readonly viewType = "streamsink.diagnostics";
   private static current: DiagnosticsPanel | undefined;
 
-  private readonly disposables: vscode.Disposable[] = [];
+  private readonly disposables = new DisposableStore();
   private history: ChartSample[] = [];
   private timer: NodeJS.Timeout | undefined;
   private ready = false;
@@ -69,18 +70,20 @@ export class DiagnosticsPanel implements vscode.Disposable {
     private readonly connection: ServerConnection,
   ) {
     panel.webview.html = html(panel.webview, extensionUri);
-    this.disposables.push(
-      panel.onDidDispose(() => this.dispose()),
-      panel.onDidChangeViewState(() => this.schedule()),
-      panel.webview.onDidReceiveMessage((raw: unknown) => void this.onMessage(raw)),
-      connection.onStatus(() => void this.refresh()),
+    this.disposables.add(
+      vscode.Disposable.from(
+        panel.onDidDispose(() => this.dispose()),
+        panel.onDidChangeViewState(() => this.schedule()),
+        panel.webview.onDidReceiveMessage((raw: unknown) => void this.onMessage(raw)),
+        connection.onStatus(() => void this.refresh()),
+      ),
     );
   }
 
   dispose(): void {
     if (DiagnosticsPanel.current === this) DiagnosticsPanel.current = undefined;
     this.stop();
-    for (const disposable of this.disposables.splice(0)) disposable.dispose();
+    this.disposables.dispose();
     this.panel.dispose();
   }
 

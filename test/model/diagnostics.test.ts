@@ -13,7 +13,7 @@ import {
   type DiagnosticsSnapshot,
   type KvFill,
 } from "../../common/protocol";
-import { kvCacheBytes, modelShapeFromMetadata } from "../../server/memoryBudget";
+import { kvCacheBytes, modelShapeFromMetadata } from "../../server/model/memoryBudget";
 import { models } from "../support/paths";
 import { startServer, testSettings, type ServerHandle } from "../support/serverProcess";
 

@@ -2,7 +2,7 @@
 // a redirect loop, an endless manifest, an endless body without Content-Length, a body that drops
 // at 50 % (with and without Range support), a server that accepts and never answers, one that stops
 // mid-body, plain http://, credentials in the address, and Cancel in every phase. Each case asserts
-// the message, and bounded time and memory. The download core (server/download/) runs in this
+// the message, and bounded time and memory. The download core (server/model/download/) runs in this
 // process with short limits (the shipped ones are 30 s / 60 s / 64 GiB); the end-to-end cases run
 // through the real server process with its shipped limits.
 import assert from "node:assert/strict";
@@ -14,8 +14,8 @@ import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { CancellationTokenSource } from "vscode-languageserver-protocol/node";
 import { CompletionStatsRequest, DownloadModelRequest, type DownloadModelParams } from "../../common/protocol";
-import { downloadBody } from "../../server/download/body";
-import { maxManifestBytes, open, readCapped, send, type NetPolicy } from "../../server/download/http";
+import { downloadBody } from "../../server/model/download/body";
+import { maxManifestBytes, open, readCapped, send, type NetPolicy } from "../../server/model/download/http";
 import { startServer, testSettings, type ServerHandle } from "../support/serverProcess";
 
 const fileSize = 4 * 1024 * 1024;

@@ -11,7 +11,7 @@ import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { ErrorCodes, GenerateRequest } from "../../common/protocol";
 import { LoadMarkers } from "../../server/model/loadMarker";
-import { checkModelFile } from "../../server/modelFile";
+import { checkModelFile } from "../../server/model/modelFile";
 import { ggufFuzzCases, type FuzzCase } from "../support/ggufFuzz";
 import { models } from "../support/paths";
 import { startServer, testSettings, type ServerHandle } from "../support/serverProcess";

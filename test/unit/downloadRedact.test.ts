@@ -1,4 +1,4 @@
-// Credentials in download addresses never reach messages or the log (server/download/redact.ts).
+// Credentials in download addresses never reach messages or the log (server/model/download/redact.ts).
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { redactText, redactUrl, secretsOf } from "../../common/redact";

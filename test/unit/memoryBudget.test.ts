@@ -10,7 +10,7 @@ import {
   planMemory,
   roundContextSize,
   type ModelShape,
-} from "../../server/memoryBudget";
+} from "../../server/model/memoryBudget";
 
 const MB = 1024 * 1024;
 /** tinycoder-16m: 8 layers, d 384, 6 heads, 2 KV heads (head dim 64). */

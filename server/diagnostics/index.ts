@@ -1,10 +1,12 @@
 // Cache diagnostics for the client: a snapshot of every StreamingLLM sequence (from the
 // SequenceRegistry), of the process (backend, devices, GPU layers, KV bytes, VRAM/RAM, RSS) and of
-// the model (shape, quantization, whether it can shift). Also: cache resets, the status bar's KV
-// fill (pushed only when it changes), and model downloads (server/modelDownload.ts).
+// the model (shape, quantization, whether it can shift). Also: cache resets and the status bar's KV
+// fill (pushed only when it changes). Model downloads are the models feature (server/models/).
 import os from "node:os";
-import { ResponseError, type Connection } from "vscode-languageserver/node";
-import type { SequenceStats } from "../common/kvStats";
+import { ResponseError } from "vscode-languageserver/node";
+import { maxOf } from "../../common/arrays";
+import { DisposableStore, type Disposable } from "../../common/disposable";
+import type { SequenceStats } from "../../common/kvStats";
 import {
   DiagnosticsRequest,
   ErrorCodes,
@@ -15,24 +17,16 @@ import {
   type ModelDiagnostics,
   type ProcessDiagnostics,
   type SequenceDiagnostics,
-} from "../common/protocol";
-import { isRecord, isString } from "../common/validate";
-import type { Engine, LoadedModel } from "./engine";
-import { shiftCapabilityOfModel } from "./kv/shiftCapability";
-import { errorMessage, type Logger } from "./log";
-import { headDimensions, kvCacheBytes, modelShapeFromMetadata, type ModelShape } from "./memoryBudget";
-import { memoryGuard } from "./memoryGuard";
-import { registerModelDownloads } from "./modelDownload";
-import { modelDisplayName } from "./modelFile";
-import type { SequenceRegistry } from "./sequences";
-import { maxOf } from "../common/arrays";
-
-export interface DiagnosticsDeps {
-  connection: Connection;
-  engine: Engine;
-  log: Logger;
-  sequences: SequenceRegistry;
-}
+} from "../../common/protocol";
+import { isRecord, isString } from "../../common/validate";
+import type { Engine, LoadedModel } from "../engine";
+import type { ServerContext } from "../feature";
+import { shiftCapabilityOfModel } from "../kv/shiftCapability";
+import { errorMessage } from "../log";
+import { headDimensions, kvCacheBytes, modelShapeFromMetadata, type ModelShape } from "../model/memoryBudget";
+import { memoryGuard } from "../model/memoryGuard";
+import { modelDisplayName } from "../model/modelFile";
+import type { SequenceRegistry } from "../sequences";
 
 /** How often the KV fill is compared with what the client last got (nothing is sent when equal). */
 const kvFillCheckMs = 1000;
@@ -115,7 +109,7 @@ function backendNotice(engine: Engine, backend: string | undefined): string | un
   return "No GPU backend is available here: running on the CPU.";
 }
 
-export async function takeSnapshot(deps: Pick<DiagnosticsDeps, "engine" | "sequences">): Promise<DiagnosticsSnapshot> {
+export async function takeSnapshot(deps: Pick<ServerContext, "engine" | "sequences">): Promise<DiagnosticsSnapshot> {
   const { engine, sequences } = deps;
   const loaded = loadedOrUndefined(engine);
   const status = engine.currentStatus;
@@ -158,43 +152,46 @@ export function kvFills(sequences: SequenceRegistry): KvFill[] {
   return sequences.all().map(({ label, kvCells, contextSize, sinks }) => ({ label, kvCells, contextSize, sinks }));
 }
 
-export function registerDiagnostics(deps: DiagnosticsDeps): { dispose(): void } {
-  const { connection, engine, log, sequences } = deps;
+export function register(ctx: ServerContext): Disposable {
+  const { connection, engine, log, sequences } = ctx;
+  const features = new DisposableStore();
 
-  connection.onRequest(DiagnosticsRequest.type, async () => {
-    try {
-      return await takeSnapshot(deps);
-    } catch (error) {
-      log.error(`Diagnostics failed: ${errorMessage(error)}`);
-      throw new ResponseError(-32_603, `Diagnostics failed: ${errorMessage(error)}`);
-    }
-  });
+  features.add(
+    connection.onRequest(DiagnosticsRequest.type, async () => {
+      try {
+        return await takeSnapshot(ctx);
+      } catch (error) {
+        log.error(`Diagnostics failed: ${errorMessage(error)}`);
+        throw new ResponseError(-32_603, `Diagnostics failed: ${errorMessage(error)}`);
+      }
+    }),
+  );
 
-  connection.onRequest(ResetCacheRequest.type, async (params) => {
-    if (!isRecord(params) || !isString(params.label, 64) || params.label === "") {
-      throw new ResponseError(ErrorCodes.invalidParams, 'streamsink/resetCache needs {label: "chat" | "completion"}.');
-    }
-    const { label } = params;
-    if (!loadedOrUndefined(engine)) {
-      throw new ResponseError(ErrorCodes.modelNotReady, `No model is loaded, so there is no ${label} cache to reset. ${engine.currentStatus.message}`);
-    }
-    const source = sequences.get(label);
-    if (!source) {
-      throw new ResponseError(ErrorCodes.invalidParams, `There is no ${label} sequence in this server (known: ${sequences.all().map((s) => s.label).join(", ") || "none"}).`);
-    }
-    if (!source.reset) throw new ResponseError(ErrorCodes.invalidParams, `The ${label} cache cannot be reset.`);
-    const before = source.stats()?.kvCells ?? 0;
-    try {
-      await source.reset();
-    } catch (error) {
-      log.error(`Resetting the ${label} cache failed: ${errorMessage(error)}`);
-      throw new ResponseError(-32_603, `Resetting the ${label} cache failed: ${errorMessage(error)}`);
-    }
-    log.info(`Reset the ${label} KV cache (${before} cells were in use).`);
-    return { label, message: `Cleared the ${label} KV cache (${before} cells were in use).` };
-  });
-
-  registerModelDownloads(connection, log, () => engine.currentSettings?.download);
+  features.add(
+    connection.onRequest(ResetCacheRequest.type, async (params) => {
+      if (!isRecord(params) || !isString(params.label, 64) || params.label === "") {
+        throw new ResponseError(ErrorCodes.invalidParams, 'streamsink/resetCache needs {label: "chat" | "completion"}.');
+      }
+      const { label } = params;
+      if (!loadedOrUndefined(engine)) {
+        throw new ResponseError(ErrorCodes.modelNotReady, `No model is loaded, so there is no ${label} cache to reset. ${engine.currentStatus.message}`);
+      }
+      const source = sequences.get(label);
+      if (!source) {
+        throw new ResponseError(ErrorCodes.invalidParams, `There is no ${label} sequence in this server (known: ${sequences.all().map((s) => s.label).join(", ") || "none"}).`);
+      }
+      if (!source.reset) throw new ResponseError(ErrorCodes.invalidParams, `The ${label} cache cannot be reset.`);
+      const before = source.stats()?.kvCells ?? 0;
+      try {
+        await source.reset();
+      } catch (error) {
+        log.error(`Resetting the ${label} cache failed: ${errorMessage(error)}`);
+        throw new ResponseError(-32_603, `Resetting the ${label} cache failed: ${errorMessage(error)}`);
+      }
+      log.info(`Reset the ${label} KV cache (${before} cells were in use).`);
+      return { label, message: `Cleared the ${label} KV cache (${before} cells were in use).` };
+    }),
+  );
 
   let lastFill = "";
   const timer = setInterval(() => {
@@ -209,5 +206,6 @@ export function registerDiagnostics(deps: DiagnosticsDeps): { dispose(): void } 
     }
   }, kvFillCheckMs);
   timer.unref();
-  return { dispose: () => clearInterval(timer) };
+  features.onDispose(() => clearInterval(timer));
+  return features;
 }

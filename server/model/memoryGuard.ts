@@ -1,10 +1,10 @@
 // The memory guarantee before loading a model: reads the model's shape from its GGUF header, the
 // free VRAM/RAM from llama.cpp, and refuses (with a suggested context size) a model + context-size
-// combination that cannot fit. The arithmetic is in server/memoryBudget.ts; this module only feeds it.
+// combination that cannot fit. The arithmetic is in server/model/memoryBudget.ts; this module only feeds it.
 import type { Llama } from "node-llama-cpp";
-import type { MemoryBudgetReport } from "../common/protocol";
-import { limits, type Settings } from "../common/settings";
-import type { LlamaCpp } from "./llamaRuntime";
+import type { MemoryBudgetReport } from "../../common/protocol";
+import { limits, type Settings } from "../../common/settings";
+import type { LlamaCpp } from "../llamaRuntime";
 import { kvCacheBytes, modelShapeFromMetadata, planContext } from "./memoryBudget";
 import { ModelFileError } from "./modelFile";
 

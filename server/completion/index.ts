@@ -1,29 +1,20 @@
 // Inline completions: the standard LSP `textDocument/inlineCompletion` (vscode-languageclient
 // registers VS Code's provider from the `inlineCompletionProvider` capability), answered by the
 // CompletionService on its own StreamingLLM sequence, plus `streamsink/completion/stats`.
-import { ResponseError, type Connection, type TextDocuments } from "vscode-languageserver/node";
-import type { TextDocument } from "vscode-languageserver-textdocument";
+import { ResponseError } from "vscode-languageserver/node";
+import { DisposableStore, type Disposable } from "../../common/disposable";
 import {
   completionWindowChars,
   CompletionStatsRequest,
   ErrorCodes,
   InlineCompletionWindowRequest,
   type InlineCompletionWindowParams,
-} from "../common/protocol";
-import { isInteger, isRecord, isString } from "../common/validate";
-import { CompletionService } from "./completion/service";
-import { maxEventLoopStallMs, resetEventLoopStall, startEventLoopMonitor } from "./eventLoop";
-import type { Engine } from "./engine";
-import { errorMessage, type Logger } from "./log";
-import type { SequenceRegistry } from "./sequences";
-
-export interface CompletionDeps {
-  connection: Connection;
-  engine: Engine;
-  log: Logger;
-  sequences: SequenceRegistry;
-  documents: TextDocuments<TextDocument>;
-}
+} from "../../common/protocol";
+import { isInteger, isRecord, isString } from "../../common/validate";
+import { maxEventLoopStallMs, resetEventLoopStall, startEventLoopMonitor } from "../eventLoop";
+import type { ServerContext } from "../feature";
+import { errorMessage } from "../log";
+import { CompletionService } from "./service";
 
 /** Longest window text accepted (the client sends at most before + after characters). */
 const windowLimit = completionWindowChars.before + completionWindowChars.after + 65_536;
@@ -37,13 +28,14 @@ function validWindowParams(params: unknown): params is InlineCompletionWindowPar
   );
 }
 
-export function registerCompletions({ connection, engine, log, sequences, documents }: CompletionDeps): CompletionService {
+export function register({ connection, engine, log, sequences, documents }: ServerContext): Disposable {
   startEventLoopMonitor();
+  const features = new DisposableStore();
   const service = new CompletionService(engine, log, documents);
-  engine.addListener(service);
-  sequences.add({ label: "completion", stats: () => service.sequenceStats(), reset: () => service.reset() });
-  documents.onDidClose((event) => service.documentClosed(event.document.uri));
-  connection.languages.inlineCompletion.on(async (params, token) => {
+  features.add(engine.addListener(service));
+  features.add(sequences.add({ label: "completion", stats: () => service.sequenceStats(), reset: () => service.reset() }));
+  features.add(documents.onDidClose((event) => service.documentClosed(event.document.uri)));
+  features.add(connection.languages.inlineCompletion.on(async (params, token) => {
     try {
       return await service.complete(params, token);
     } catch (error) {
@@ -51,8 +43,8 @@ export function registerCompletions({ connection, engine, log, sequences, docume
       log.error(`Inline completion failed: ${errorMessage(error)}`);
       return null;
     }
-  });
-  connection.onRequest(InlineCompletionWindowRequest.type, async (params, token) => {
+  }));
+  features.add(connection.onRequest(InlineCompletionWindowRequest.type, async (params, token) => {
     if (!validWindowParams(params)) {
       throw new ResponseError(
         ErrorCodes.invalidParams,
@@ -68,12 +60,12 @@ export function registerCompletions({ connection, engine, log, sequences, docume
       log.error(`Inline completion failed: ${errorMessage(error)}`);
       return null;
     }
-  });
-  connection.onRequest(CompletionStatsRequest.type, (params) => {
+  }));
+  features.add(connection.onRequest(CompletionStatsRequest.type, (params) => {
     const sinceId = isRecord(params) && isInteger(params.sinceId, 0, Number.MAX_SAFE_INTEGER) ? params.sinceId : 0;
     const stats = { ...service.stats(sinceId), maxEventLoopStallMs: maxEventLoopStallMs() };
     if (isRecord(params) && params.resetEventLoopStall === true) resetEventLoopStall();
     return stats;
-  });
-  return service;
+  }));
+  return features;
 }

@@ -1,6 +1,6 @@
-// Model downloads, run in the server process so the extension host never loads native modules:
-// resolves `hf:` URIs, downloads over bounded HTTP (server/download/: https only unless allowed,
-// timeouts on every request, a redirect limit, capped manifests, a declared-size-or-cap rule for
+// Model downloads, run in the server process so the extension host never loads native modules
+// (the protocol handler is server/models/): resolves `hf:` URIs, downloads over bounded HTTP
+// (http.ts, body.ts: https only unless allowed, timeouts on every request, a redirect limit, capped manifests, a declared-size-or-cap rule for
 // the body, retries with backoff and Range resume, Cancel in every phase, credentials redacted),
 // then checks size, SHA-256 and the GGUF header before the file replaces anything. The file is
 // written under a temporary name; a partial or failed download is never taken as a model.
@@ -9,41 +9,24 @@ import { createReadStream } from "node:fs";
 import { mkdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
 import {
-  LSPErrorCodes,
-  ResponseError,
-  type CancellationToken,
-  type Connection,
-} from "vscode-languageserver/node";
-import {
   fileUrl,
   huggingFaceEndpoint,
-  isSha256,
   isSplitPart,
   localFileName,
   manifestUrl,
-  ModelUriError,
   parseModelAddress,
   sha256FromEtag,
   type ModelAddress,
-} from "../common/modelUri";
-import {
-  DownloadModelRequest,
-  DownloadProgressNotification,
-  ErrorCodes,
-  type DownloadModelParams,
-  type DownloadModelResult,
-  type DownloadProgress,
-} from "../common/protocol";
-import type { DownloadSettings } from "../common/settings";
-import { isRecord, isString } from "../common/validate";
-import { downloadBody } from "./download/body";
-import { defaultNetPolicy, DownloadError, maxManifestBytes, open, readCapped, send, type NetPolicy } from "./download/http";
-import { redactText, redactUrl, secretsOf } from "../common/redact";
-import { loadLlamaCpp } from "./llamaRuntime";
-import { errorMessage, type Logger } from "./log";
-import { checkModelFile } from "./modelFile";
+} from "../../../common/modelUri";
+import type { DownloadModelResult, DownloadProgress } from "../../../common/protocol";
+import { redactText, redactUrl, secretsOf } from "../../../common/redact";
+import { loadLlamaCpp } from "../../llamaRuntime";
+import { errorMessage, type Logger } from "../../log";
+import { checkModelFile } from "../modelFile";
+import { downloadBody } from "./body";
+import { defaultNetPolicy, DownloadError, maxManifestBytes, open, readCapped, send, type NetPolicy } from "./http";
 
-export { DownloadError } from "./download/http";
+export { DownloadError } from "./http";
 
 /** Sub-folder of the models folder that holds downloads in progress (and their resumable parts). */
 export const partialFolder = ".partial";
@@ -56,17 +39,6 @@ interface RemoteFacts {
   checksumSource: DownloadModelResult["checksumSource"];
 }
 
-function validParams(params: unknown): params is DownloadModelParams {
-  return (
-    isRecord(params) &&
-    isString(params.uri, 4096) &&
-    isString(params.directory, 4096) &&
-    path.isAbsolute(params.directory) &&
-    isString(params.downloadId, 200) &&
-    (params.sha256 === undefined || isSha256(params.sha256))
-  );
-}
-
 /** The hub's token (HF_TOKEN) for the hub's own origin only: never sent to its CDN or elsewhere. */
 function hubAuthorization(endpoint: string): (url: URL) => string | undefined {
   const token = process.env.HF_TOKEN?.trim();
@@ -77,6 +49,11 @@ function hubAuthorization(endpoint: string): (url: URL) => string | undefined {
     origin = undefined;
   }
   return (url) => (token && url.origin === origin ? `Bearer ${token}` : undefined);
+}
+
+/** How downloads reach the network: the bounded defaults, http:// only for the allowed hosts, HF_TOKEN for the hub. */
+export function downloadPolicy(allowHttpHosts: string[]): NetPolicy {
+  return { ...defaultNetPolicy, allowHttpHosts, authorizationFor: hubAuthorization(huggingFaceEndpoint(process.env)) };
 }
 
 /** Finds the file behind the address and what the server says about it (size, checksum). */
@@ -175,13 +152,6 @@ async function sizeOf(filePath: string): Promise<number | undefined> {
   }
 }
 
-function abortSignalFor(token: CancellationToken): AbortSignal {
-  const controller = new AbortController();
-  if (token.isCancellationRequested) controller.abort();
-  else token.onCancellationRequested(() => controller.abort());
-  return controller.signal;
-}
-
 /** What a kept partial file is a part of: continued only when the next download is the same file. */
 interface PartInfo {
   source: string;
@@ -203,43 +173,37 @@ async function keptPart(partPath: string, info: PartInfo): Promise<boolean> {
   return false;
 }
 
-export function registerModelDownloads(
-  connection: Connection,
-  log: Logger,
-  settings: () => DownloadSettings | undefined,
-): void {
-  const active = new Set<string>();
+/** What one download asks for (the request's fields, already checked). */
+export interface DownloadRequest {
+  uri: string;
+  /** Absolute folder the model goes into. */
+  directory: string;
+  sha256?: string;
+}
 
-  connection.onRequest(DownloadModelRequest.type, async (params, token): Promise<DownloadModelResult> => {
-    if (!validParams(params)) {
-      throw new ResponseError(
-        ErrorCodes.invalidParams,
-        "streamsink/downloadModel needs {uri: string, directory: absolute path, downloadId: string, sha256?: 64 hex digits}.",
-      );
-    }
-    const signal = abortSignalFor(token);
-    const shown = redactUrl(params.uri);
-    const secrets = secretsOf(params.uri);
-    const policy: NetPolicy = {
-      ...defaultNetPolicy,
-      allowHttpHosts: settings()?.allowHttpHosts ?? [],
-      authorizationFor: hubAuthorization(huggingFaceEndpoint(process.env)),
-    };
-    let lastSent = 0;
-    const progress = (update: Omit<DownloadProgress, "downloadId">, force = false) => {
-      const now = Date.now();
-      if (!force && now - lastSent < 200) return;
-      lastSent = now;
-      void connection.sendNotification(DownloadProgressNotification.type, { downloadId: params.downloadId, ...update });
-    };
+export interface DownloadOptions {
+  signal: AbortSignal;
+  policy: NetPolicy;
+  /** Phase and bytes; `force` sends at once (otherwise at most every 200 ms, by the caller). */
+  progress: (update: Omit<DownloadProgress, "downloadId">, force?: boolean) => void;
+  log: Logger;
+}
+
+/** Runs model downloads; one file is downloaded by one of them at a time. */
+export class ModelDownloads {
+  private readonly active = new Set<string>();
+
+  async download(request: DownloadRequest, { signal, policy, progress, log }: DownloadOptions): Promise<DownloadModelResult> {
+    const shown = redactUrl(request.uri);
+    const secrets = secretsOf(request.uri);
     let owned: string | undefined;
     try {
-      const address = parseModelAddress(params.uri);
+      const address = parseModelAddress(request.uri);
       progress({ phase: "resolving", downloadedBytes: 0, totalBytes: 0 }, true);
-      const remote = await resolveRemote(address, params.sha256, signal, policy);
-      const finalPath = path.join(params.directory, remote.fileName);
-      if (active.has(finalPath)) throw new DownloadError(`${remote.fileName} is already being downloaded.`);
-      active.add(finalPath);
+      const remote = await resolveRemote(address, request.sha256, signal, policy);
+      const finalPath = path.join(request.directory, remote.fileName);
+      if (this.active.has(finalPath)) throw new DownloadError(`${remote.fileName} is already being downloaded.`);
+      this.active.add(finalPath);
       owned = finalPath;
       log.info(`Downloading ${shown} → ${finalPath} (${remote.expectedSize ?? "unknown"} bytes, checksum: ${remote.checksumSource}).`);
 
@@ -260,7 +224,7 @@ export function registerModelDownloads(
         }
       }
 
-      const staging = path.join(params.directory, partialFolder);
+      const staging = path.join(request.directory, partialFolder);
       await mkdir(staging, { recursive: true });
       // The download's temporary name: only a checked file is renamed to the model's name.
       const partPath = path.join(staging, `${remote.fileName}.part`);
@@ -310,22 +274,8 @@ export function registerModelDownloads(
       await rm(`${partPath}.json`, { force: true });
       log.info(`Downloaded and verified ${finalPath} (${size} bytes, sha256 ${sha256}${resumed ? `, resumed at byte ${body.resumedFrom}` : ""}).`);
       return { path: finalPath, sizeBytes: size, sha256, checksumSource: remote.checksumSource, resumed, alreadyPresent: false };
-    } catch (error) {
-      if (signal.aborted) {
-        log.info(`Download of ${shown} cancelled; what was received is kept to resume later.`);
-        throw new ResponseError(LSPErrorCodes.RequestCancelled, "Download cancelled. Download the same model again to resume it.");
-      }
-      if (error instanceof ResponseError) throw error;
-      const message = redactText(
-        error instanceof ModelUriError || error instanceof DownloadError
-          ? error.message
-          : `Downloading ${shown} failed: ${errorMessage(error)}. Run “StreamSink: Download Model” again to resume.`,
-        secrets,
-      );
-      log.error(message);
-      throw new ResponseError(-32_603, message);
     } finally {
-      if (owned) active.delete(owned);
+      if (owned) this.active.delete(owned);
     }
-  });
+  }
 }

@@ -1,14 +1,14 @@
 // The memory guarantee, as pure arithmetic: how many bytes a model and its fixed-size KV caches
 // (sinks + window = the context size) can ever need, whether that fits in the free memory, and the
-// largest context size that would. No node-llama-cpp, no LSP: server/memoryGuard.ts feeds it.
+// largest context size that would. No node-llama-cpp, no LSP: server/model/memoryGuard.ts feeds it.
 //
 // KV cache bytes (llama.cpp `llama_kv_cache` with a unified cache per context):
 //   Σ over layers of cells × (KV heads of the layer × key dim × bytes(K type)
 //                            + KV heads of the layer × value dim × bytes(V type))
 // With one KV-head count for all layers that is layers × KV heads × head dim × cells × bytes (K + V).
 
-import type { MemoryBudgetReport } from "../common/protocol";
-import { maxOf } from "../common/arrays";
+import type { MemoryBudgetReport } from "../../common/protocol";
+import { maxOf } from "../../common/arrays";
 
 /** Bytes per element of the KV cache types llama.cpp supports (block bytes / block elements). */
 export const kvTypeBytes: Readonly<Record<string, number>> = {

@@ -1,6 +1,6 @@
-// "StreamSink: Select Model" and "StreamSink: Download Model". Downloads run in the server (it has
-// node-llama-cpp); this side shows a cancellable progress notification, then points
-// streamsink.model.path at the verified file in the extension's global storage.
+// "StreamSink: Select Model" and "StreamSink: Download Model" (registered in ./index.ts). Downloads
+// run in the server (it has node-llama-cpp); this side shows a cancellable progress notification,
+// then points streamsink.model.path at the verified file in the extension's global storage.
 import { randomUUID } from "node:crypto";
 import { readdir, stat } from "node:fs/promises";
 import * as vscode from "vscode";

@@ -6,9 +6,9 @@
 import { constants } from "node:fs";
 import { open, stat } from "node:fs/promises";
 import path from "node:path";
-import type { LlamaCpp } from "./llamaRuntime";
-import { GgufHeaderError, readGgufHeader, type GgufHeader } from "./model/ggufHeader";
-import { checkGgufSanity, GgufSanityError } from "./model/ggufSanity";
+import type { LlamaCpp } from "../llamaRuntime";
+import { GgufHeaderError, readGgufHeader, type GgufHeader } from "./ggufHeader";
+import { checkGgufSanity, GgufSanityError } from "./ggufSanity";
 
 export class ModelFileError extends Error {
   constructor(message: string) {

@@ -5,7 +5,7 @@
 // phase (request, body, backoff) at once.
 import { open as openFile, rm, stat, truncate } from "node:fs/promises";
 import { abortError, cancellableWait, DownloadError, open, type NetPolicy } from "./http";
-import { redactUrl } from "../../common/redact";
+import { redactUrl } from "../../../common/redact";
 
 /**
  * Largest model file accepted. The Hugging Face hub stores no file over 50 GB (larger models are

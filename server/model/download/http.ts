@@ -4,7 +4,7 @@
 // bodies read into memory, and cancellation at any point. Credentials never reach a message.
 import http, { type IncomingMessage } from "node:http";
 import https from "node:https";
-import { redactUrl } from "../../common/redact";
+import { redactUrl } from "../../../common/redact";
 
 export class DownloadError extends Error {
   constructor(
