@@ -5,14 +5,15 @@ import { availableParallelism } from "node:os";
 import path from "node:path";
 import type { Llama, LlamaContext, LlamaModel } from "node-llama-cpp";
 import type { ServerStatus } from "../common/protocol";
-import type { Backend, SettingProblem, Settings } from "../common/settings";
+import type { SettingProblem, Settings } from "../common/settings";
 import { loadLlamaCpp, type LlamaCpp } from "./llamaRuntime";
 import { errorMessage, type Logger } from "./log";
 import { contextNeedsReload, nextContextSize, resolveContextSettings, type ResolvedSettings } from "./contextSize";
 import { checkModelFile, ModelFileError, modelDisplayName } from "./model/modelFile";
 import { contextWarning } from "./model/memoryBudget";
 import { memoryGuard } from "./model/memoryGuard";
-import { LoadAbortedError, LoadControl, settlesWithin } from "./model/loadControl";
+import { LlamaBackend } from "./model/backend";
+import { LoadAbortedError, LoadControl } from "./model/loadControl";
 import { crashedLoadMessage, loadFailureMessage, threadsNotice } from "./model/loadMessages";
 import { LoadMarkers } from "./model/loadMarker";
 import { SerialQueue } from "./serialQueue";
@@ -43,10 +44,6 @@ export interface ModelListener {
   modelUnloading?(): Promise<void> | void;
 }
 
-function gpuOption(backend: Backend): "auto" | "cuda" | "vulkan" | "metal" | false {
-  return backend === "cpu" ? false : backend;
-}
-
 /** Settings that change the loaded model itself (anything else only needs new contexts). */
 function modelKey(settings: Settings): string {
   return JSON.stringify([settings.model.path, settings.model.backend, settings.model.gpuLayers]);
@@ -60,20 +57,15 @@ export class Engine {
   private readonly queue = new SerialQueue();
   private readonly listeners = new Set<ModelListener>();
   private readonly contexts = new Set<LlamaContext>();
-  private llama: Llama | undefined;
-  private llamaBackend: Backend | undefined;
   private loaded: LoadedModel | undefined;
   private settings: Settings | undefined;
   private status: ServerStatus = { state: "starting", message: "Starting StreamSink server…" };
   private pendingSettings: Settings | undefined;
   private disposed = false;
-  /** A notice to show with the next ready status (e.g. a GPU backend that was not available). */
-  private backendNotice: string | undefined;
   /** The load in progress (checked, then loaded); a newer configuration for another model aborts it. */
   private currentLoad: { control: LoadControl; key: string } | undefined;
   private readonly markers = new LoadMarkers();
-  /** llama.cpp's own reason for the last failed model load (from its log), shown with the failure. */
-  private llamaLoadError: string | undefined;
+  private readonly backend: LlamaBackend;
   /** The `threads` value the user was last told is above the machine's cores (told once per value). */
   private threadsTold: Settings["threads"] | undefined;
   /** The status the loaded model was announced with (restored when a failed choice is undone). */
@@ -82,7 +74,9 @@ export class Engine {
   constructor(
     private readonly log: Logger,
     private readonly publishStatus: (status: ServerStatus) => void,
-  ) {}
+  ) {
+    this.backend = new LlamaBackend(log);
+  }
 
   get currentStatus(): ServerStatus {
     return this.status;
@@ -174,7 +168,7 @@ export class Engine {
     await this.queue.run(async () => {
       this.disposed = true;
       await this.unload();
-      await this.disposeLlama();
+      await this.backend.dispose();
     });
   }
 
@@ -207,60 +201,6 @@ export class Engine {
       this.log.warn(choice.notice);
     }
     return choice.threads;
-  }
-
-  /** Disposes the backend, bounded (see settlesWithin: a failed native load can make it wait forever). */
-  private async disposeLlama(): Promise<void> {
-    const llama = this.llama;
-    this.llama = undefined;
-    if (!llama) return;
-    if (!(await settlesWithin(llama.dispose(), 3000))) {
-      this.log.warn("The llama.cpp backend did not release within 3 s (a model load failed inside llama.cpp earlier); going on without waiting.");
-    }
-  }
-
-  private async getLlamaFor(llamaCpp: LlamaCpp, backend: Backend): Promise<Llama> {
-    if (this.llama && this.llamaBackend === backend) return this.llama;
-    await this.disposeLlama();
-    const logger = (level: string, message: string) => {
-      const text = message.trimEnd();
-      if (text === "") return;
-      if (level === "error" || level === "fatal") {
-        this.log.error(`llama.cpp: ${text}`);
-        if (/error loading model/.test(text)) this.llamaLoadError = text.slice(0, 300);
-      }
-      else if (level === "warn") this.log.warn(`llama.cpp: ${text}`);
-      else this.log.trace(`llama.cpp: ${text}`);
-    };
-    this.backendNotice = undefined;
-    try {
-      this.llama = await llamaCpp.getLlama({
-        gpu: gpuOption(backend),
-        build: "never",
-        logLevel: llamaCpp.LlamaLogLevel.warn,
-        logger: logger as never,
-      });
-    } catch (error) {
-      if (backend === "cpu") throw error;
-      this.backendNotice = `The ${backend} backend is not available here (${errorMessage(error)}); running on the CPU instead.`;
-      this.log.warn(this.backendNotice);
-      this.llama = await llamaCpp.getLlama({
-        gpu: false,
-        build: "never",
-        logLevel: llamaCpp.LlamaLogLevel.warn,
-        logger: logger as never,
-      });
-    }
-    this.llamaBackend = backend;
-    const gpu = this.llama.gpu;
-    const actual = gpu === false ? "cpu" : gpu;
-    if (backend !== "auto" && actual !== backend && this.backendNotice === undefined) {
-      // node-llama-cpp may substitute another backend (e.g. "metal" on Linux): say so.
-      this.backendNotice = `The ${backend} backend is not available here; running on ${actual === "cpu" ? "the CPU" : actual} instead.`;
-      this.log.warn(this.backendNotice);
-    }
-    this.log.info(`llama.cpp backend: ${gpu === false ? "cpu" : gpu} (${this.llama.buildType}).`);
-    return this.llama;
   }
 
   /**
@@ -336,7 +276,7 @@ export class Engine {
       this.log.info(error.message);
       return;
     }
-    const message = loadFailureMessage(modelPath, error, this.llamaLoadError);
+    const message = loadFailureMessage(modelPath, error, this.backend.loadError);
     this.log.error(message);
     if (!(error instanceof ModelFileError) && !(error instanceof LoadAbortedError)) this.log.debug(`Load error details: ${errorMessage(error)}`);
     this.setStatus({ state: "error", message, modelName: modelDisplayName(modelPath), modelPath });
@@ -346,9 +286,9 @@ export class Engine {
     const modelPath = settings.model.path;
     const modelName = modelDisplayName(modelPath);
     this.setStatus({ state: "loading", message: `Loading ${modelName}…`, modelName, modelPath, progress: 0 });
-    this.llamaLoadError = undefined;
+    this.backend.loadError = undefined;
     const llamaCpp = await control.untilAborted(loadLlamaCpp());
-    const llama = await control.untilAborted(this.getLlamaFor(llamaCpp, settings.model.backend));
+    const llama = await control.untilAborted(this.backend.get(llamaCpp, settings.model.backend));
     const budget = await control.untilAborted(memoryGuard.check(llamaCpp, llama, modelPath, settings));
     const started = performance.now();
     let lastReported = 0;
@@ -381,7 +321,7 @@ export class Engine {
     );
     this.setStatus({
       state: "ready",
-      message: (this.backendNotice ?? `${modelName} is ready on ${backend}.`) + threadsNotice(settings, threads),
+      message: (this.backend.notice ?? `${modelName} is ready on ${backend}.`) + threadsNotice(settings, threads),
       modelName,
       modelPath,
       backend,
