@@ -70,14 +70,12 @@ export class DiagnosticsPanel implements vscode.Disposable {
     private readonly connection: ServerConnection,
   ) {
     panel.webview.html = html(panel.webview, extensionUri);
-    this.disposables.add(
-      vscode.Disposable.from(
-        panel.onDidDispose(() => this.dispose()),
-        panel.onDidChangeViewState(() => this.schedule()),
-        panel.webview.onDidReceiveMessage((raw: unknown) => void this.onMessage(raw)),
-        connection.onStatus(() => void this.refresh()),
-      ),
-    );
+    this.disposables.add(vscode.Disposable.from(
+      panel.onDidDispose(() => this.dispose()),
+      panel.onDidChangeViewState(() => this.schedule()),
+      panel.webview.onDidReceiveMessage((raw: unknown) => void this.onMessage(raw)),
+      connection.onStatus(() => void this.refresh()),
+    ));
   }
 
   dispose(): void {
