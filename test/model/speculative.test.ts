@@ -10,6 +10,7 @@ import { shiftCapabilityOfModel } from "../../server/kv/shiftCapability";
 import { createTokenPredictor, type PredictorClasses, type SpeculativeKind } from "../../server/kv/speculation";
 import { tokenPredictorFor } from "../../server/kv/speculativeSetup";
 import { StreamingSequence } from "../../server/kv/streamingSequence";
+import { ingestScored } from "../../bench/scoring";
 import type { Logger } from "../../server/log";
 import { models } from "../support/paths";
 import { defaultSettings, type Settings } from "../../common/settings";
@@ -69,7 +70,7 @@ async function referenceLogProbs(expectedPrefix: readonly Token[]): Promise<Map<
     const n = sequence.nextTokenIndex;
     const last = sequence.contextTokens[n - 1]!;
     await sequence.eraseContextTokenRanges([{ start: n - 1, end: n }]);
-    const result = await run.engine.ingest([last], { nextDistribution: true });
+    const result = await ingestScored(run.engine, [last], { nextDistribution: true });
     return result.nextLogProbs!;
   } finally {
     await close(run);
