@@ -21,6 +21,9 @@
 // evaluatedTokensPerRequest: prompt tokens the model evaluated per model call that finished;
 // reuseFraction: share of those calls' prompt tokens taken from the KV cache; cancelled: requests
 // sent and then cancelled by a keystroke; errors: error answers plus server-side errors.
+//
+// Here: flags and output. The session is written by bench/complete/script.ts and played by
+// bench/complete/session.ts; the server is started as every benchmark does (bench/server.ts).
 import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
 import os from "node:os";
