@@ -50,7 +50,7 @@ describe("chat: 300 turns in a 512-token context (stories260K)", () => {
     server = await startReady(models.stories);
   });
   after(async () => {
-    await server.stop();
+    await server?.stop();
   });
 
   it("completes every turn with no error, KV ≤ context, sinks intact, nothing re-evaluated, RSS flat", async () => {
@@ -109,7 +109,7 @@ describe("chat: stop, pins, restore, validation (stories260K)", () => {
     server = await startReady(models.stories);
   });
   after(async () => {
-    await server.stop();
+    await server?.stop();
   });
 
   it("Stop mid-answer cancels in the sampler and frees the sequence within 100 ms of the cancel arriving", async (t) => {
@@ -231,7 +231,7 @@ describe("chat with a model that has real sinks (tinycoder-16m-q8_0)", () => {
     server = await startReady(models.tinycoderQ8);
   });
   after(async () => {
-    await server.stop();
+    await server?.stop();
   });
 
   it("formats turns with the fallback template, streams the answer and overflows without re-evaluation", async () => {
