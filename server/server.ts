@@ -6,7 +6,7 @@ import { createConnection, ProposedFeatures, TextDocuments, TextDocumentSyncKind
 import { TextDocument } from "vscode-languageserver-textdocument";
 import { DisposableStore } from "../common/disposable";
 import { ConfigureNotification, ServerStatusNotification } from "../common/protocol";
-import { registerChat } from "./chat";
+import { register as registerChat } from "./chat";
 import { register as registerCompletion } from "./completion";
 import { ClientConfiguration } from "./configuration";
 import { register as registerDiagnostics } from "./diagnostics";
@@ -50,8 +50,7 @@ features.add(registerDiagnostics(ctx));
 features.add(registerModels(ctx));
 features.add(registerCompletion(ctx));
 features.add(registerGenerate(ctx));
-const chat = registerChat(ctx);
-features.add(ctx.onStoragePath((folder) => chat.setStoragePath(folder)));
+features.add(registerChat(ctx));
 
 features.add(
   connection.onInitialize((params) => {
