@@ -41,8 +41,8 @@ const PACKAGE_EXCLUDES = {
   "node-llama-cpp": ["llama/gitRelease.bundle"],
 };
 
-/** Files in node_modules that nothing loads at run time: source maps and type declarations. */
-const DEV_ONLY_FILE = /\.(?:map|d\.ts|d\.mts|d\.cts)$/;
+/** Files in node_modules that nothing loads at run time: source maps, TypeScript sources and declarations. */
+const DEV_ONLY_FILE = /\.(?:map|[cm]?ts)$/;
 
 const GPU_VARIANTS = {
   "linux-x64": { vulkan: ["vulkan"], cuda: ["cuda", "cuda-ext"] },
