@@ -438,6 +438,33 @@ export namespace ChatPinRequest {
   export const type = new RequestType<ChatPinParams, ChatPinResult, void>(method);
 }
 
+export interface ChatOpenParams {
+  chatId: string;
+  /** The chat's stored messages, as for ChatSendParams.history. */
+  history: ChatHistoryMessage[];
+}
+
+export interface ChatOpenResult {
+  /** True when the server now holds this chat's stream (already, or loaded from its KV snapshot). */
+  restored: boolean;
+  /** Why not, or how (for the log). */
+  note?: string;
+  window?: ChatWindowState;
+  restore?: ChatRestoreReport;
+}
+
+/**
+ * Sent by the client when the model is ready and a chat with messages is shown (a window reload, a
+ * restart): the server loads that chat's KV snapshot, when it saved one, without evaluating anything
+ * (but messages newer than the snapshot), so the meter, the status bar's fill and the diagnostics
+ * show the chat at once. Never rebuilds a chat from its text (that waits for the next message) and
+ * never replaces a chat the server holds.
+ */
+export namespace ChatOpenRequest {
+  export const method = "streamsink/chat/open" as const;
+  export const type = new RequestType<ChatOpenParams, ChatOpenResult, void>(method);
+}
+
 export interface ChatStateResult {
   chatId?: string;
   window?: ChatWindowState;

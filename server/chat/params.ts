@@ -1,6 +1,6 @@
 // Validation of the chat protocol's parameters on receipt (the client is trusted no more than any
 // other process). Pure: returns the typed value or a message saying what is wrong.
-import type { ChatHistoryMessage, ChatPinParams, ChatResetParams, ChatSendParams } from "../../common/protocol";
+import type { ChatHistoryMessage, ChatOpenParams, ChatPinParams, ChatResetParams, ChatSendParams } from "../../common/protocol";
 import { isFiniteIn, isInteger, isRecord, isString } from "../../common/validate";
 
 export const chatLimits = {
@@ -29,6 +29,24 @@ function historyMessage(value: unknown): value is ChatHistoryMessage {
   );
 }
 
+function checkHistory(history: unknown): string | undefined {
+  if (!Array.isArray(history) || history.length > chatLimits.historyMessages) {
+    return `history must be an array of at most ${chatLimits.historyMessages} messages.`;
+  }
+  const badIndex = history.findIndex((message) => !historyMessage(message));
+  if (badIndex >= 0) return `history[${badIndex}] must be {id, role: "user" | "assistant", text, pinned?}.`;
+  return undefined;
+}
+
+export function checkChatOpenParams(raw: unknown): Checked<ChatOpenParams> {
+  const bad = (message: string): Checked<never> => ({ ok: false, message: `streamsink/chat/open: ${message}` });
+  if (!isRecord(raw)) return bad("parameters must be an object.");
+  if (!isId(raw.chatId)) return bad(`chatId must be a string of 1..${chatLimits.idLength} characters.`);
+  const historyProblem = checkHistory(raw.history);
+  if (historyProblem !== undefined) return bad(historyProblem);
+  return { ok: true, value: { chatId: raw.chatId, history: raw.history as ChatHistoryMessage[] } };
+}
+
 export function checkChatSendParams(raw: unknown): Checked<Required<Omit<ChatSendParams, "seed">> & { seed?: number }> {
   const bad = (message: string): Checked<never> => ({ ok: false, message: `streamsink/chat/send: ${message}` });
   if (!isRecord(raw)) return bad("parameters must be an object.");
@@ -39,11 +57,8 @@ export function checkChatSendParams(raw: unknown): Checked<Required<Omit<ChatSen
   if (!isString(raw.text, chatLimits.textLength) || raw.text.trim() === "") {
     return bad(`text must be a non-empty string of at most ${chatLimits.textLength} characters.`);
   }
-  if (!Array.isArray(raw.history) || raw.history.length > chatLimits.historyMessages) {
-    return bad(`history must be an array of at most ${chatLimits.historyMessages} messages.`);
-  }
-  const badIndex = raw.history.findIndex((message) => !historyMessage(message));
-  if (badIndex >= 0) return bad(`history[${badIndex}] must be {id, role: "user" | "assistant", text, pinned?}.`);
+  const historyProblem = checkHistory(raw.history);
+  if (historyProblem !== undefined) return bad(historyProblem);
   if (raw.maxTokens !== undefined && !isInteger(raw.maxTokens, 1, chatLimits.maxTokens)) {
     return bad(`maxTokens must be an integer in 1..${chatLimits.maxTokens}.`);
   }
