@@ -454,7 +454,7 @@ export interface ChatOpenResult {
 }
 
 /**
- * Sent by the client when the model is ready and a chat with messages is shown (a window reload, a
+ * Sent by the client (when the model is ready and a chat with messages is shown: a window reload, a
  * restart): the server loads that chat's KV snapshot, when it saved one, without evaluating anything
  * (but messages newer than the snapshot), so the meter, the status bar's fill and the diagnostics
  * show the chat at once. Never rebuilds a chat from its text (that waits for the next message) and
