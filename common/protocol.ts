@@ -454,11 +454,9 @@ export interface ChatOpenResult {
 }
 
 /**
- * Sent by the client when the model is ready and a chat with messages is shown (a window reload, a
- * restart): the server loads that chat's KV snapshot, when it saved one, without evaluating anything
- * (but messages newer than the snapshot), so the meter, the status bar's fill and the diagnostics
- * show the chat at once. Never rebuilds a chat from its text (that waits for the next message) and
- * never replaces a chat the server holds.
+ * After a reload or restart, when the model is ready and a chat with messages is shown, the server
+ * loads that chat's KV snapshot (never its text) so the meter, fill and diagnostics show it at once.
+ * Sent by the client.
  */
 export namespace ChatOpenRequest {
   export const method = "streamsink/chat/open" as const;
