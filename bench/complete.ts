@@ -32,7 +32,7 @@ import {
   InlineCompletionRequest,
   InlineCompletionTriggerKind,
 } from "vscode-languageserver-protocol/node";
-import { CompletionStatsRequest, type CompletionRequestRecord } from "../common/protocol";
+import { bench } from "../common/protocol";
 import { defaultSettings, type Settings } from "../common/settings";
 import { SuggestionCache } from "../common/suggestionCache";
 import { cancellableDelay } from "../src/completion/debounce";
@@ -221,10 +221,10 @@ async function runSession(options: {
   let debounced = 0;
   let clientHits = 0;
   let clientErrors = 0;
-  const records = new Map<number, CompletionRequestRecord>();
+  const records = new Map<number, bench.CompletionRequestRecord>();
   const collect = async () => {
     const since = records.size === 0 ? 0 : maxOf([...records.keys()]);
-    const stats = await server.connection.sendRequest(CompletionStatsRequest.type, { sinceId: since });
+    const stats = await server.connection.sendRequest(bench.CompletionStatsRequest.type, { sinceId: since });
     for (const record of stats.recent) records.set(record.id, record);
     return stats;
   };
@@ -329,7 +329,7 @@ async function runSession(options: {
   const completed = all.filter((record) => record.outcome === "completed");
   const promptSum = completed.reduce((sum, record) => sum + record.promptTokens, 0);
   const reusedSum = completed.reduce((sum, record) => sum + record.reusedTokens, 0);
-  const count = (outcome: CompletionRequestRecord["outcome"]) => all.filter((record) => record.outcome === outcome).length;
+  const count = (outcome: bench.CompletionRequestRecord["outcome"]) => all.filter((record) => record.outcome === outcome).length;
   return {
     requests,
     p50Ms: round1(percentile(latencies, 50)),

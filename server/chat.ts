@@ -1,4 +1,4 @@
-// The chat feature of the server: answers the chat messages of common/protocol.ts ("--- chat ---")
+// The chat feature of the server: answers the chat messages of common/protocol/chat.ts
 // with ONE StreamingLLM stream (server/chat/stream.ts) on its own context of
 // streamsink.context.size tokens. Cancelling a ChatSendRequest aborts the sampler between tokens;
 // the result then says how long it took from the cancellation's arrival to the sequence being free.
@@ -16,7 +16,7 @@ import {
   ChatPinRequest,
   ChatResetRequest,
   ChatSendRequest,
-  ChatStateRequest,
+  bench,
   ChatTokenNotification,
   ChatWindowNotification,
   ErrorCodes,
@@ -25,7 +25,6 @@ import {
   type ChatPinResult,
   type ChatRestoreReport,
   type ChatSendResult,
-  type ChatStateResult,
 } from "../common/protocol";
 import { ModelNotReadyError, type Engine, type LoadedModel } from "./engine";
 import { errorMessage, type Logger } from "./log";
@@ -71,7 +70,7 @@ export class ChatService {
   private snapshots: SnapshotStore | undefined;
   /** How the current stream was created, when it was restored. */
   private restoreReport: ChatRestoreReport | undefined;
-  private lastSnapshot: ChatStateResult["snapshot"];
+  private lastSnapshot: bench.ChatStateResult["snapshot"];
 
   constructor(private readonly deps: ChatDeps) {}
 
@@ -123,7 +122,7 @@ export class ChatService {
     const params = checked.value;
     if (this.running) {
       throw new ResponseError(
-        ErrorCodes.invalidParams,
+        ErrorCodes.chatBusy,
         "StreamSink is still answering the previous message. Stop it (Escape) or wait for it to finish.",
       );
     }
@@ -191,7 +190,7 @@ export class ChatService {
       // The stream may be inconsistent after an unexpected failure: start the next message afresh
       // (the client sends the history, so nothing is lost).
       await this.lifecycle.run(() => this.dropStream());
-      throw new ResponseError(-32_603, `The chat answer failed: ${errorMessage(error)}. The conversation is kept; send again to continue.`);
+      throw new ResponseError(ErrorCodes.internalError, `The chat answer failed: ${errorMessage(error)}. The conversation is kept; send again to continue.`);
     } finally {
       subscription.dispose();
       if (this.running === running) this.running = undefined;
@@ -214,7 +213,7 @@ export class ChatService {
     return { ...result, window };
   }
 
-  state(): ChatStateResult {
+  state(): bench.ChatStateResult {
     const stream = this.stream;
     return {
       chatId: stream?.chatId,
@@ -423,6 +422,6 @@ export function registerChat(deps: ChatDeps): ChatService {
     return { reset: await service.reset(checked.value.chatId) };
   });
   connection.onRequest(ChatPinRequest.method, (params: unknown) => service.pin(params));
-  connection.onRequest(ChatStateRequest.method, () => service.state());
+  connection.onRequest(bench.ChatStateRequest.method, () => service.state());
   return service;
 }

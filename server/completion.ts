@@ -5,7 +5,7 @@ import { ResponseError, type Connection, type TextDocuments } from "vscode-langu
 import type { TextDocument } from "vscode-languageserver-textdocument";
 import {
   completionWindowChars,
-  CompletionStatsRequest,
+  bench,
   ErrorCodes,
   InlineCompletionWindowRequest,
   type InlineCompletionWindowParams,
@@ -69,7 +69,7 @@ export function registerCompletions({ connection, engine, log, sequences, docume
       return null;
     }
   });
-  connection.onRequest(CompletionStatsRequest.type, (params) => {
+  connection.onRequest(bench.CompletionStatsRequest.type, (params) => {
     const sinceId = isRecord(params) && isInteger(params.sinceId, 0, Number.MAX_SAFE_INTEGER) ? params.sinceId : 0;
     const stats = { ...service.stats(sinceId), maxEventLoopStallMs: maxEventLoopStallMs() };
     if (isRecord(params) && params.resetEventLoopStall === true) resetEventLoopStall();

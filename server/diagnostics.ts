@@ -166,7 +166,7 @@ export function registerDiagnostics(deps: DiagnosticsDeps): { dispose(): void } 
       return await takeSnapshot(deps);
     } catch (error) {
       log.error(`Diagnostics failed: ${errorMessage(error)}`);
-      throw new ResponseError(-32_603, `Diagnostics failed: ${errorMessage(error)}`);
+      throw new ResponseError(ErrorCodes.internalError, `Diagnostics failed: ${errorMessage(error)}`);
     }
   });
 
@@ -188,7 +188,7 @@ export function registerDiagnostics(deps: DiagnosticsDeps): { dispose(): void } 
       await source.reset();
     } catch (error) {
       log.error(`Resetting the ${label} cache failed: ${errorMessage(error)}`);
-      throw new ResponseError(-32_603, `Resetting the ${label} cache failed: ${errorMessage(error)}`);
+      throw new ResponseError(ErrorCodes.internalError, `Resetting the ${label} cache failed: ${errorMessage(error)}`);
     }
     log.info(`Reset the ${label} KV cache (${before} cells were in use).`);
     return { label, message: `Cleared the ${label} KV cache (${before} cells were in use).` };

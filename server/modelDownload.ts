@@ -9,7 +9,6 @@ import { createReadStream } from "node:fs";
 import { mkdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
 import {
-  LSPErrorCodes,
   ResponseError,
   type CancellationToken,
   type Connection,
@@ -313,7 +312,7 @@ export function registerModelDownloads(
     } catch (error) {
       if (signal.aborted) {
         log.info(`Download of ${shown} cancelled; what was received is kept to resume later.`);
-        throw new ResponseError(LSPErrorCodes.RequestCancelled, "Download cancelled. Download the same model again to resume it.");
+        throw new ResponseError(ErrorCodes.requestCancelled, "Download cancelled. Download the same model again to resume it.");
       }
       if (error instanceof ResponseError) throw error;
       const message = redactText(
@@ -323,7 +322,7 @@ export function registerModelDownloads(
         secrets,
       );
       log.error(message);
-      throw new ResponseError(-32_603, message);
+      throw new ResponseError(ErrorCodes.internalError, message);
     } finally {
       if (owned) active.delete(owned);
     }

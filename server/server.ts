@@ -1,5 +1,5 @@
 // The StreamSink language server process: started by the extension over IPC, it owns llama.cpp
-// (through the engine) and answers the protocol in common/protocol.ts.
+// (through the engine) and answers the protocol in common/protocol/.
 import path from "node:path";
 import {
   createConnection,
@@ -39,7 +39,7 @@ const connection = createConnection(ProposedFeatures.all, reader, writer, {
   cancelUndispatched: (message) => ({
     jsonrpc: "2.0",
     id: (message as { id?: number | string | null }).id ?? null,
-    error: { code: -32_800 /* LSPErrorCodes.RequestCancelled */, message: "Cancelled before it started." },
+    error: { code: ErrorCodes.requestCancelled, message: "Cancelled before it started." },
   }),
 });
 const log = connectionLogger(connection);
@@ -79,7 +79,7 @@ function storagePathFrom(raw: unknown): string | undefined {
 function toResponseError(error: unknown): ResponseError<void> {
   if (error instanceof ResponseError) return error;
   if (error instanceof ModelNotReadyError) return new ResponseError(ErrorCodes.modelNotReady, error.message);
-  return new ResponseError(-32_603, errorMessage(error));
+  return new ResponseError(ErrorCodes.internalError, errorMessage(error));
 }
 
 function abortSignalFor(token: CancellationToken): AbortSignal {

@@ -11,6 +11,7 @@ import { registerDiagnosticsFeature } from "./diagnostics";
 import { log, logChannel } from "./log";
 import { StatusBar } from "./statusBar";
 import { StatusNotifications } from "./statusNotifications";
+import { errorMessage } from "../common/errors";
 
 let server: ServerConnection | undefined;
 
@@ -109,7 +110,7 @@ async function continueAtCursor(connection: ServerConnection): Promise<void> {
         await editor.edit((edit) => edit.insert(position, result.text));
       } catch (error) {
         if (token.isCancellationRequested) return;
-        const message = error instanceof Error ? error.message : String(error);
+        const message = errorMessage(error);
         log.error(`Generate failed: ${message}`);
         void vscode.window.showErrorMessage(`StreamSink: ${message}`);
       }

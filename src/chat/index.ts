@@ -5,16 +5,17 @@ import { registerCommands } from "../commands";
 import { log } from "../log";
 import { ChatViewProvider, chatViewId } from "./chatView";
 import { ChatStore, FolderStorage } from "./store";
+import { errorMessage } from "../../common/errors";
 
 export async function registerChat(context: vscode.ExtensionContext, server: ServerConnection): Promise<void> {
   const folder = vscode.Uri.joinPath(context.globalStorageUri, "chats").fsPath;
   let store: ChatStore;
   try {
     store = await ChatStore.open(new FolderStorage(folder), {
-      onError: (error) => log.error(`Could not save the chat history in ${folder}: ${error instanceof Error ? error.message : String(error)}`),
+      onError: (error) => log.error(`Could not save the chat history in ${folder}: ${errorMessage(error)}`),
     });
   } catch (error) {
-    const message = `StreamSink could not read its chat history in ${folder}: ${error instanceof Error ? error.message : String(error)}. Check the folder's permissions and reload the window.`;
+    const message = `StreamSink could not read its chat history in ${folder}: ${errorMessage(error)}. Check the folder's permissions and reload the window.`;
     log.error(message);
     void vscode.window.showErrorMessage(message);
     return;

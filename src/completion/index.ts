@@ -15,6 +15,7 @@ import type { ServerConnection } from "../client";
 import { log } from "../log";
 import { cancellableDelay } from "./debounce";
 import { DocumentSyncGate } from "./hugeDocuments";
+import { errorMessage } from "../../common/errors";
 
 function keyAt(document: vscode.TextDocument, position: vscode.Position): SuggestionKey {
   const offset = document.offsetAt(position);
@@ -65,7 +66,7 @@ export function registerCompletions(connection: ServerConnection): vscode.Dispos
       if (text !== undefined && !token.isCancellationRequested) cache.add(key, text);
       return result;
     } catch (error) {
-      if (!token.isCancellationRequested) log.warn(`Inline completion: ${error instanceof Error ? error.message : String(error)}`);
+      if (!token.isCancellationRequested) log.warn(`Inline completion: ${errorMessage(error)}`);
       return null;
     }
   };

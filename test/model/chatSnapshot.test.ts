@@ -12,7 +12,7 @@ import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import {
   ChatSendRequest,
-  ChatStateRequest,
+  bench,
   ChatTokenNotification,
   type ChatHistoryMessage,
   type ChatSendResult,
@@ -196,13 +196,13 @@ describe("chat KV snapshots across server processes (stories260K, 512-token cont
     const lastAnswer = before.messages.at(-3)!;
     assert.ok(!outsideIds(result.window, before.messages.map((message) => message.id)).has(lastAnswer.id));
     assert.ok(second.logs.some((l) => /resumed from its KV snapshot/.test(l.message)));
-    const state = await second.connection.sendRequest(ChatStateRequest.type, {});
+    const state = await second.connection.sendRequest(bench.ChatStateRequest.type, {});
     assert.equal(state.restore?.source, "snapshot");
   });
 
   it("a clean restart (window reload): the next answer evaluates only its own turn", async () => {
     const previous = servers.pop()!;
-    const before = (await previous.connection.sendRequest(ChatStateRequest.type, {})).stats!;
+    const before = (await previous.connection.sendRequest(bench.ChatStateRequest.type, {})).stats!;
     await previous.stop(); // shutdown waits for the snapshot of the last answer
     const meta = await readSnapshot();
     assert.equal(meta.tokens.length, before.kvCells);

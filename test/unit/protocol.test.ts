@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { describe, it } from "node:test";
 import * as protocol from "../../common/protocol";
@@ -8,7 +8,7 @@ import { repoRoot } from "../support/paths";
 type MessageNamespace = { method: string; type: { method: string } };
 
 function messageNamespaces(): [string, MessageNamespace][] {
-  const entries: [string, unknown][] = Object.entries(protocol);
+  const entries: [string, unknown][] = [...Object.entries(protocol), ...Object.entries(protocol.bench)];
   return entries.filter(
     (entry): entry is [string, MessageNamespace] =>
       typeof entry[1] === "object" && entry[1] !== null && "method" in entry[1] && "type" in entry[1],
@@ -28,7 +28,11 @@ describe("protocol module", () => {
   });
 
   it("says which side sends each message and never imports vscode", () => {
-    const source = readFileSync(path.join(repoRoot, "common", "protocol.ts"), "utf8");
+    const folder = path.join(repoRoot, "common", "protocol");
+    const source = readdirSync(folder)
+      .filter((name) => name.endsWith(".ts"))
+      .map((name) => readFileSync(path.join(folder, name), "utf8"))
+      .join("\n");
     assert.doesNotMatch(source, /from ["']vscode["']/);
     for (const [name] of messageNamespaces()) {
       const at = source.indexOf(`export namespace ${name} `);
@@ -36,5 +40,12 @@ describe("protocol module", () => {
       const comment = source.slice(Math.max(0, source.lastIndexOf("*/", at) - 400), at);
       assert.match(comment, /Sent by the (client|server)/, `${name} documents its sender`);
     }
+  });
+
+  it("keeps test and benchmark messages in the bench namespace only", () => {
+    const topLevel = new Set(Object.keys(protocol));
+    const benchOnly = Object.keys(protocol.bench);
+    assert.ok(benchOnly.includes("ChatStateRequest") && benchOnly.includes("CompletionStatsRequest"));
+    for (const name of benchOnly) assert.ok(!topLevel.has(name), `${name} is bench-only`);
   });
 });
