@@ -1,12 +1,13 @@
 // The one typed settings object of StreamSink, and the one place raw configuration values are
 // sanitised into it. Pure: no `vscode` import. The client reads VS Code's configuration, passes the
-// raw values here, and sends the result to the server (which never reads settings itself).
+// raw values here, and sends the result to the server (which never reads settings itself). Every
+// setting's default, range and description is in the settings table (./table.ts).
+import { backends, logLevels, settingsTable as table, speculativeModes } from "./table";
 
-export const backends = ["auto", "cuda", "vulkan", "metal", "cpu"] as const;
+export { backends, logLevels, settingsTable, speculativeModes, traceLevels, type SettingKey, type SettingSpec } from "./table";
 export type Backend = (typeof backends)[number];
-
-export const logLevels = ["error", "warn", "info", "debug", "trace"] as const;
 export type LogLevel = (typeof logLevels)[number];
+export type SpeculativeMode = (typeof speculativeModes)[number];
 
 export interface Settings {
   model: {
@@ -63,26 +64,38 @@ export interface CompletionSettings {
 }
 
 export const defaultSettings: Settings = {
-  model: { path: "", backend: "auto", gpuLayers: "auto" },
-  context: { size: "auto", sinkTokens: 4, shiftSize: 0 },
-  threads: "auto",
-  logLevel: "info",
-  completions: { enable: true, languages: { "*": true }, maxTokens: 48, maxLines: 8, debounceMs: 50 },
-  download: { allowHttpHosts: [] },
-  speculative: "off",
-  speculativeDraftModelPath: "",
+  model: { path: table["model.path"].default, backend: table["model.backend"].default, gpuLayers: table["model.gpuLayers"].default },
+  context: {
+    size: table["context.size"].default,
+    sinkTokens: table["context.sinkTokens"].default,
+    shiftSize: table["context.shiftSize"].default,
+  },
+  threads: table.threads.default,
+  logLevel: table.logLevel.default,
+  completions: {
+    enable: table["completions.enable"].default,
+    languages: { ...table["completions.languages"].default },
+    maxTokens: table["completions.maxTokens"].default,
+    maxLines: table["completions.maxLines"].default,
+    debounceMs: table["completions.debounceMs"].default,
+  },
+  download: { allowHttpHosts: [...table["download.allowHttpHosts"].default] },
+  speculative: table.speculative.default,
+  speculativeDraftModelPath: table.speculativeDraftModelPath.default,
 };
 
-/** Bounds that keep absurd values from reaching llama.cpp. */
+const range = (spec: { min: number; max: number }) => ({ min: spec.min, max: spec.max });
+
+/** Bounds that keep absurd values from reaching llama.cpp (from the settings table). */
 export const limits = {
-  contextSize: { min: 256, max: 1_048_576 },
-  sinkTokens: { min: 0, max: 1024 },
-  shiftSize: { min: 0, max: 1_048_576 },
-  threads: { min: 1, max: 512 },
-  gpuLayers: { min: 0, max: 10_000 },
-  completionMaxTokens: { min: 1, max: 512 },
-  completionMaxLines: { min: 1, max: 100 },
-  completionDebounceMs: { min: 0, max: 5000 },
+  contextSize: range(table["context.size"]),
+  sinkTokens: range(table["context.sinkTokens"]),
+  shiftSize: range(table["context.shiftSize"]),
+  threads: range(table.threads),
+  gpuLayers: range(table["model.gpuLayers"]),
+  completionMaxTokens: range(table["completions.maxTokens"]),
+  completionMaxLines: range(table["completions.maxLines"]),
+  completionDebounceMs: range(table["completions.debounceMs"]),
 } as const;
 
 /** Reads one raw configuration value by its dotted key below `streamsink.`. */
@@ -321,10 +334,6 @@ export function fitToContextSize(
  * configure notification). Keys are relative to `streamsink.`.
  */
 export const restartServerSettings: readonly string[] = ["model.backend"];
-
-/** Speculative decoding modes (server/kv/speculation.ts decides what runs). */
-export const speculativeModes = ["auto", "off", "lookup", "draft"] as const;
-export type SpeculativeMode = (typeof speculativeModes)[number];
 
 function speculativeSettings(
   get: RawLookup,
