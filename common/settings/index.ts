@@ -24,7 +24,10 @@ export interface Settings {
      * knows the model (server/memoryGuard.ts), and reported in diagnostics.
      */
     size: "auto" | number;
-    /** Attention-sink tokens kept forever at the start of every sequence. */
+    /**
+     * Attention-sink tokens kept forever at the start of every sequence. Bounded here by the
+     * table's static range only; against the context size by the server (server/kv/policy.ts).
+     */
     sinkTokens: number;
     /** Tokens evicted per shift; 0 = automatic (enough to make room plus a margin). */
     shiftSize: number;
@@ -255,18 +258,13 @@ export function sanitizeSettings(
     limits.shiftSize,
     problems,
   );
-  // With "auto" the size is only known on the server, which fits sinks and shifts to it then.
-  const fitted =
-    contextSize === "auto"
-      ? { size: contextSize, sinkTokens, shiftSize }
-      : fitToContextSize({ size: contextSize, sinkTokens, shiftSize }, problems);
   const settings: Settings = {
     model: {
       path: modelPath === "" ? "" : expandPath(modelPath),
       backend: oneOf(get("model.backend"), "model.backend", backends, defaultSettings.model.backend, problems),
       gpuLayers: autoOrInteger(get("model.gpuLayers"), "model.gpuLayers", limits.gpuLayers, problems),
     },
-    context: fitted,
+    context: { size: contextSize, sinkTokens, shiftSize },
     threads: autoOrInteger(get("threads"), "threads", limits.threads, problems),
     logLevel: oneOf(get("logLevel"), "logLevel", logLevels, defaultSettings.logLevel, problems),
     completions: {
@@ -298,35 +296,6 @@ export function sanitizeSettings(
     ...speculativeSettings(get, expandPath, problems),
   };
   return { settings, problems };
-}
-
-/**
- * Fits sinks and shift size to a known context size: sinks must leave room for a window (at most
- * half of the cache), a shift at most the window. Every value it lowers is listed in `problems`.
- */
-export function fitToContextSize(
-  context: { size: number; sinkTokens: number; shiftSize: number },
-  problems: SettingProblem[],
-): { size: number; sinkTokens: number; shiftSize: number } {
-  const { size } = context;
-  let { sinkTokens, shiftSize } = context;
-  const maxSinks = Math.floor(size / 2);
-  if (sinkTokens > maxSinks) {
-    problems.push({
-      key: "context.sinkTokens",
-      message: `streamsink.context.sinkTokens = ${sinkTokens} leaves no room for a window in a ${size}-token context; using ${maxSinks}.`,
-    });
-    sinkTokens = maxSinks;
-  }
-  const maxShift = size - sinkTokens - 1;
-  if (shiftSize > maxShift) {
-    problems.push({
-      key: "context.shiftSize",
-      message: `streamsink.context.shiftSize = ${shiftSize} is larger than the window (${maxShift}); using ${maxShift}.`,
-    });
-    shiftSize = maxShift;
-  }
-  return { size, sinkTokens, shiftSize };
 }
 
 /**

@@ -5,7 +5,6 @@ import { describe, it } from "node:test";
 import {
   backends,
   defaultSettings,
-  fitToContextSize,
   limits,
   logLevels,
   restartServerSettings,
@@ -16,10 +15,19 @@ import {
   type SettingSpec,
 } from "../../common/settings";
 import { configurationSchema } from "../../common/settings/schema";
+import { resolveContextSettings } from "../../server/contextSize";
 import { repoRoot } from "../support/paths";
 
 function lookupFrom(values: Record<string, unknown>) {
   return (key: string) => values[key];
+}
+
+/**
+ * Sinks and shift against a known context size: bounded by the server once the size is known
+ * (server/contextSize.ts with server/kv/policy.ts), for explicit sizes and "auto" alike.
+ */
+function fitToContextSize(context: { size: number; sinkTokens: number; shiftSize: number }, problems: SettingProblem[]) {
+  return resolveContextSettings({ ...defaultSettings, context }, context.size, problems).context;
 }
 
 describe("sanitizeSettings", () => {
@@ -80,9 +88,11 @@ describe("sanitizeSettings", () => {
   });
 
   it("keeps room for a window: sinks at most half the context, shift at most the window", () => {
-    const { settings, problems } = sanitizeSettings(
+    const sanitized = sanitizeSettings(
       lookupFrom({ "context.size": 512, "context.sinkTokens": 600, "context.shiftSize": 100_000 }),
     );
+    const problems = [...sanitized.problems];
+    const settings = { context: fitToContextSize(sanitized.settings.context as { size: number; sinkTokens: number; shiftSize: number }, problems) };
     assert.equal(settings.context.sinkTokens, 256);
     assert.equal(settings.context.shiftSize, 512 - 256 - 1);
     assert.ok(problems.some((p) => p.key === "context.sinkTokens" && /no room for a window/.test(p.message)));
@@ -194,7 +204,6 @@ describe("the settings table and package.json", () => {
   it("clamps each bounded setting to the table's range, with the range in the message", () => {
     for (const [key, spec] of Object.entries(settingsTable) as [string, SettingSpec][]) {
       if (spec.type !== "integer" && spec.type !== "autoInteger") continue;
-      if (key === "context.sinkTokens" || key === "context.shiftSize") continue; // fitted to the size too
       const { problems } = sanitizeSettings((k) => (k === key ? spec.max + 1 : undefined));
       assert.equal(problems.length, 1, key);
       assert.equal(problems[0]!.message, `streamsink.${key} = ${spec.max + 1} is outside ${spec.min}..${spec.max}; using ${spec.max}.`);
