@@ -10,7 +10,7 @@ import {
   InlineCompletionWindowRequest,
   type InlineCompletionWindowParams,
 } from "../common/protocol";
-import { isInteger, isRecord, isString } from "../common/validate";
+import { check, int, isInteger, isRecord, object, refine, string, withMessage } from "../common/validate";
 import { CompletionService } from "./completion/service";
 import { maxEventLoopStallMs, resetEventLoopStall, startEventLoopMonitor } from "./eventLoop";
 import type { Engine } from "./engine";
@@ -28,14 +28,14 @@ export interface CompletionDeps {
 /** Longest window text accepted (the client sends at most before + after characters). */
 const windowLimit = completionWindowChars.before + completionWindowChars.after + 65_536;
 
-function validWindowParams(params: unknown): params is InlineCompletionWindowParams {
-  return (
-    isRecord(params) &&
-    isString(params.uri, 4096) &&
-    isString(params.text, windowLimit) &&
-    isInteger(params.offset, 0, params.text.length)
-  );
-}
+const windowParams = withMessage(
+  refine(
+    object({ uri: string(4096), text: string(windowLimit), offset: int(0, Number.MAX_SAFE_INTEGER) }),
+    (params) => params.offset <= params.text.length,
+    "offset past the text",
+  ),
+  `${InlineCompletionWindowRequest.method} needs {uri: string, text: string of at most ${windowLimit} characters, offset: 0..text.length}.`,
+);
 
 export function registerCompletions({ connection, engine, log, sequences, documents }: CompletionDeps): CompletionService {
   startEventLoopMonitor();
@@ -52,13 +52,10 @@ export function registerCompletions({ connection, engine, log, sequences, docume
       return null;
     }
   });
-  connection.onRequest(InlineCompletionWindowRequest.type, async (params, token) => {
-    if (!validWindowParams(params)) {
-      throw new ResponseError(
-        ErrorCodes.invalidParams,
-        `${InlineCompletionWindowRequest.method} needs {uri: string, text: string of at most ${windowLimit} characters, offset: 0..text.length}.`,
-      );
-    }
+  connection.onRequest(InlineCompletionWindowRequest.type, async (raw, token) => {
+    const checked = check(windowParams, raw);
+    if (!checked.ok) throw new ResponseError(ErrorCodes.invalidParams, checked.message);
+    const params: InlineCompletionWindowParams = checked.value;
     try {
       const position = { line: 0, character: 0 };
       const list = await service.complete({ textDocument: { uri: params.uri }, position, context: { triggerKind: 1 } }, token, params);

@@ -16,7 +16,7 @@ import {
   type ProcessDiagnostics,
   type SequenceDiagnostics,
 } from "../common/protocol";
-import { isRecord, isString } from "../common/validate";
+import { check, object, string, withMessage } from "../common/validate";
 import type { Engine, LoadedModel } from "./engine";
 import { shiftCapabilityOfModel } from "./kv/shiftCapability";
 import { errorMessage, type Logger } from "./log";
@@ -36,6 +36,8 @@ export interface DiagnosticsDeps {
 
 /** How often the KV fill is compared with what the client last got (nothing is sent when equal). */
 const kvFillCheckMs = 1000;
+
+const resetCacheParams = withMessage(object({ label: string(64, 1) }), 'streamsink/resetCache needs {label: "chat" | "completion"}.');
 
 export function formatParameterCount(parameters: number): string {
   if (!(parameters > 0)) return "?";
@@ -170,11 +172,10 @@ export function registerDiagnostics(deps: DiagnosticsDeps): { dispose(): void } 
     }
   });
 
-  connection.onRequest(ResetCacheRequest.type, async (params) => {
-    if (!isRecord(params) || !isString(params.label, 64) || params.label === "") {
-      throw new ResponseError(ErrorCodes.invalidParams, 'streamsink/resetCache needs {label: "chat" | "completion"}.');
-    }
-    const { label } = params;
+  connection.onRequest(ResetCacheRequest.type, async (raw) => {
+    const checked = check(resetCacheParams, raw);
+    if (!checked.ok) throw new ResponseError(ErrorCodes.invalidParams, checked.message);
+    const { label } = checked.value;
     if (!loadedOrUndefined(engine)) {
       throw new ResponseError(ErrorCodes.modelNotReady, `No model is loaded, so there is no ${label} cache to reset. ${engine.currentStatus.message}`);
     }

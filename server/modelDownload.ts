@@ -34,7 +34,7 @@ import {
   type DownloadProgress,
 } from "../common/protocol";
 import type { DownloadSettings } from "../common/settings";
-import { isRecord, isString } from "../common/validate";
+import { check, object, optional, refine, string, withMessage } from "../common/validate";
 import { downloadBody } from "./download/body";
 import { defaultNetPolicy, DownloadError, maxManifestBytes, open, readCapped, send, type NetPolicy } from "./download/http";
 import { redactText, redactUrl, secretsOf } from "../common/redact";
@@ -55,16 +55,15 @@ interface RemoteFacts {
   checksumSource: DownloadModelResult["checksumSource"];
 }
 
-function validParams(params: unknown): params is DownloadModelParams {
-  return (
-    isRecord(params) &&
-    isString(params.uri, 4096) &&
-    isString(params.directory, 4096) &&
-    path.isAbsolute(params.directory) &&
-    isString(params.downloadId, 200) &&
-    (params.sha256 === undefined || isSha256(params.sha256))
-  );
-}
+const downloadParams = withMessage(
+  object({
+    uri: string(4096),
+    directory: refine(string(4096), (directory) => path.isAbsolute(directory), "must be an absolute path"),
+    downloadId: string(200),
+    sha256: optional(refine(string(), isSha256, "must be 64 hex digits")),
+  }),
+  "streamsink/downloadModel needs {uri: string, directory: absolute path, downloadId: string, sha256?: 64 hex digits}.",
+);
 
 /** The hub's token (HF_TOKEN) for the hub's own origin only: never sent to its CDN or elsewhere. */
 function hubAuthorization(endpoint: string): (url: URL) => string | undefined {
@@ -209,13 +208,10 @@ export function registerModelDownloads(
 ): void {
   const active = new Set<string>();
 
-  connection.onRequest(DownloadModelRequest.type, async (params, token): Promise<DownloadModelResult> => {
-    if (!validParams(params)) {
-      throw new ResponseError(
-        ErrorCodes.invalidParams,
-        "streamsink/downloadModel needs {uri: string, directory: absolute path, downloadId: string, sha256?: 64 hex digits}.",
-      );
-    }
+  connection.onRequest(DownloadModelRequest.type, async (raw, token): Promise<DownloadModelResult> => {
+    const checked = check(downloadParams, raw);
+    if (!checked.ok) throw new ResponseError(ErrorCodes.invalidParams, checked.message);
+    const params: DownloadModelParams = checked.value;
     const signal = abortSignalFor(token);
     const shown = redactUrl(params.uri);
     const secrets = secretsOf(params.uri);

@@ -21,7 +21,7 @@ import {
   type GenerateResult,
 } from "../common/protocol";
 import { sanitizeSettings, type Settings } from "../common/settings";
-import { isFiniteIn, isInteger, isRecord, isString } from "../common/validate";
+import { check, int, isRecord, isString, number, object, optional, string, withMessage } from "../common/validate";
 import { registerChat } from "./chat";
 import { registerCompletions } from "./completion";
 import { registerDiagnostics } from "./diagnostics";
@@ -112,22 +112,15 @@ connection.onNotification(ConfigureNotification.type, (settings) => {
   void engine.configure(settingsFrom(settings));
 });
 
-function validGenerateParams(params: unknown): params is GenerateParams {
-  return (
-    isRecord(params) &&
-    isString(params.prompt, 1_000_000) &&
-    isInteger(params.maxTokens, 1, 4096) &&
-    (params.temperature === undefined || isFiniteIn(params.temperature, 0, 2))
-  );
-}
+const generateParams = withMessage(
+  object({ prompt: string(1_000_000), maxTokens: int(1, 4096), temperature: optional(number(0, 2)) }),
+  "streamsink/generate needs {prompt: string of at most 1,000,000 characters, maxTokens: 1..4096, temperature?: 0..2}.",
+);
 
-connection.onRequest(GenerateRequest.type, async (params, token): Promise<GenerateResult> => {
-  if (!validGenerateParams(params)) {
-    throw new ResponseError(
-      ErrorCodes.invalidParams,
-      "streamsink/generate needs {prompt: string of at most 1,000,000 characters, maxTokens: 1..4096, temperature?: 0..2}.",
-    );
-  }
+connection.onRequest(GenerateRequest.type, async (raw, token): Promise<GenerateResult> => {
+  const checked = check(generateParams, raw);
+  if (!checked.ok) throw new ResponseError(ErrorCodes.invalidParams, checked.message);
+  const params: GenerateParams = checked.value;
   try {
     const loaded = engine.requireModel();
     const started = performance.now();
