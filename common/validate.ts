@@ -129,3 +129,25 @@ export function check<T>(schema: Schema<T>, value: unknown, prefix = ""): { ok: 
   const checked = schema(value);
   return checked.ok ? checked : { ok: false, message: `${prefix}${checked.message}` };
 }
+
+/**
+ * A message `{type, ...fields}` whose fields depend on its type: `cases[type]` checks the rest
+ * (unknown types are refused). The value is `{type, ...checked fields}`.
+ */
+export function tagged<C extends Record<string, Schema<object>>>(
+  cases: C,
+): Schema<{ [T in keyof C & string]: { type: T } & Infer<C[T]> }[keyof C & string]> {
+  return (value) => {
+    if (!isRecord(value) || typeof value.type !== "string" || !Object.hasOwn(cases, value.type)) {
+      return fail(`type must be one of ${Object.keys(cases).join(", ")}`);
+    }
+    const checked = cases[value.type]!(value);
+    return checked.ok ? ok({ type: value.type, ...checked.value } as never) : checked;
+  };
+}
+
+/** The value, or undefined when it does not pass (messages that are dropped without an answer). */
+export function parse<T>(schema: Schema<T>, value: unknown): T | undefined {
+  const checked = schema(value);
+  return checked.ok ? checked.value : undefined;
+}
