@@ -22,8 +22,8 @@ import {
 import type { Settings } from "../common/settings";
 import { firstItem } from "../test/support/inlineCompletion";
 import { prng } from "../test/support/random";
-import { startServer } from "../test/support/serverProcess";
-import { percentile } from "./cli";
+import { percentile, round } from "./cli";
+import { startBenchServer } from "./server";
 
 /** A one-line minified script of `chars` characters (seeded, so every run edits the same text). */
 export function minifiedDocument(chars: number, seed = 1): string {
@@ -59,18 +59,14 @@ export interface BigDocumentResult {
   maxEventLoopStallMs: number;
 }
 
-const round1 = (value: number) => Math.round(value * 10) / 10;
-
 export async function runBigDocument(
   settings: Settings,
   documentMB: number,
   log: (line: string) => void,
   syncWhole = false,
 ): Promise<BigDocumentResult> {
-  const server = await startServer(settings);
+  const server = await startBenchServer(settings);
   try {
-    const ready = await server.waitForStatus((status) => status.state === "ready" || status.state === "error", 120_000);
-    if (ready.state !== "ready") throw new Error(`The model did not load: ${ready.message}`);
     // The first completion creates the completion context and sequence (a one-time stall that does
     // not depend on any document): one on a small document first, its stall reported apart.
     await server.connection.sendRequest(bench.CompletionStatsRequest.type, { resetEventLoopStall: true });
@@ -94,7 +90,7 @@ export async function runBigDocument(
     const openStall = (await server.connection.sendRequest(bench.CompletionStatsRequest.type, { resetEventLoopStall: true })).maxEventLoopStallMs ?? -1;
     const openMs = performance.now() - opened;
     let maxStall = openStall;
-    log(`  ${synced ? "opened" : "kept (not synced)"} ${text.length} chars in ${round1(openMs)} ms (send + handle), stall ${openStall} ms`);
+    log(`  ${synced ? "opened" : "kept (not synced)"} ${text.length} chars in ${round(openMs, 1)} ms (send + handle), stall ${openStall} ms`);
 
     const latencies: number[] = [];
     let suggestions = 0;
@@ -150,7 +146,7 @@ export async function runBigDocument(
         const stall = (await server.connection.sendRequest(bench.CompletionStatsRequest.type, { resetEventLoopStall: true })).maxEventLoopStallMs ?? -1;
         maxStall = Math.max(maxStall, stall);
         log(
-          `  ${place.padEnd(6)} after ${JSON.stringify(typed).padEnd(10)} ${String(round1(ms)).padStart(6)} ms, stall ${String(stall).padStart(5)} ms → ` +
+          `  ${place.padEnd(6)} after ${JSON.stringify(typed).padEnd(10)} ${String(round(ms, 1)).padStart(6)} ms, stall ${String(stall).padStart(5)} ms → ` +
             JSON.stringify((suggestion ?? "").slice(0, 40)),
         );
       }
@@ -162,14 +158,14 @@ export async function runBigDocument(
       documentMB,
       documentChars: text.length,
       synced,
-      openMs: round1(openMs),
+      openMs: round(openMs, 1),
       requests: latencies.length,
       completed: completed.length,
       suggestions,
-      p50Ms: round1(percentile(latencies, 50)),
-      maxMs: round1(percentile(latencies, 100)),
+      p50Ms: round(percentile(latencies, 50), 1),
+      maxMs: round(percentile(latencies, 100), 1),
       promptTokensMax: completed.reduce((most, record) => Math.max(most, record.promptTokens), 0),
-      rssMB: round1(stats.rssBytes / 1048576),
+      rssMB: round(stats.rssBytes / 1048576, 1),
       warmupStallMs,
       maxEventLoopStallMs: Math.max(maxStall, stats.maxEventLoopStallMs ?? -1),
     };

@@ -16,10 +16,10 @@
 import { existsSync } from "node:fs";
 import path from "node:path";
 import { ChatSendRequest, bench, type ChatSendResult } from "../common/protocol";
-import { defaultSettings, type Settings } from "../common/settings";
-import { startServer } from "../test/support/serverProcess";
+import { startReadyServer } from "../test/support/serverProcess";
 import { flag, int, machine, parseArgs, round, str, table } from "./cli";
 import { maxOf } from "../common/arrays";
+import { benchSettings } from "./server";
 
 const prompts = [
   "Write a Python function that parses a CSV line.",
@@ -48,17 +48,8 @@ async function main(): Promise<void> {
     if (!json) process.stdout.write(`${line}\n`);
   };
 
-  const settings: Settings = {
-    ...defaultSettings,
-    model: { path: model, backend: "cpu", gpuLayers: 0 },
-    context: { ...defaultSettings.context, size: context },
-    threads,
-    logLevel: "warn",
-  };
-  const server = await startServer(settings);
+  const server = await startReadyServer(benchSettings({ model, context, threads, gpuLayers: 0 }), { timeoutMs: 120_000 });
   try {
-    const ready = await server.waitForStatus((s) => s.state === "ready" || s.state === "error", 120_000);
-    if (ready.state !== "ready") throw new Error(ready.message);
     const results: ChatSendResult[] = [];
     let errors = 0;
     let rssStart = 0;

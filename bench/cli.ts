@@ -35,6 +35,14 @@ export function int(args: Map<string, string | true>, name: string, fallback: nu
   return n;
 }
 
+export function num(args: Map<string, string | true>, name: string, fallback: number): number {
+  const v = args.get(name);
+  if (v == null) return fallback;
+  const n = Number(v);
+  if (typeof v !== "string" || !Number.isFinite(n)) throw new Error(`--${name} must be a number, got ${String(v)}`);
+  return n;
+}
+
 export function flag(args: Map<string, string | true>, name: string): boolean {
   return args.get(name) === true || args.get(name) === "true";
 }

@@ -7,16 +7,13 @@
 import { createHash } from "node:crypto";
 import { mkdir, readdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
-
-function arg(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && process.argv[i + 1] != null ? process.argv[i + 1]! : fallback;
-}
+import { num, parseArgs, str } from "./cli";
 
 async function main(): Promise<void> {
-  const root = arg("root", "/usr/lib/python3.11");
-  const out = arg("out", "bench-results/corpus-py311.py");
-  const maxBytes = Number(arg("max-bytes", String(Number.MAX_SAFE_INTEGER)));
+  const args = parseArgs(process.argv.slice(2));
+  const root = str(args, "root", "/usr/lib/python3.11");
+  const out = str(args, "out", "bench-results/corpus-py311.py");
+  const maxBytes = num(args, "max-bytes", Number.MAX_SAFE_INTEGER);
   const names = (await readdir(root)).filter((n) => n.endsWith(".py")).sort();
   if (names.length === 0) throw new Error(`No .py files in ${root}; pass --root <python stdlib dir>.`);
   const parts: string[] = [];

@@ -86,8 +86,12 @@ async function main(): Promise<void> {
   const scratch = await mkdtemp(path.join(tmpdir(), "streamsink-hostile-"));
   const cases = await ggufFuzzCases(good);
   const check = await measureCheckMs(good);
-  let server = await startServer(testSettings({ path: good }));
-  await server.waitForStatus((s) => s.state === "ready", 120_000);
+  const startGood = async () => {
+    const started = await startServer(testSettings({ path: good }));
+    await started.waitForStatus((s) => s.state === "ready", 120_000);
+    return started;
+  };
+  let server = await startGood();
   // The check as the server's first load pays it (cold: a fresh process), from the server's log.
   const checkedInServer = /Checked \S+ in ([\d.]+) ms/.exec(server.logs.find((entry) => /^Checked /.test(entry.message))?.message ?? "");
   let crashes = 0;
@@ -126,8 +130,7 @@ async function main(): Promise<void> {
       }
       peakRss = Math.max(peakRss, peakRssMB(server.process.pid));
       if (!alive(server)) {
-        server = await startServer(testSettings({ path: good }));
-        await server.waitForStatus((s) => s.state === "ready", 120_000);
+        server = await startGood();
       }
       const row = `${outcome.padEnd(8)} ${Math.round(ms).toString().padStart(6)} ms  ${fuzz.name}: ${(status?.message ?? "(no status)").replace(file, "<file>")}`;
       rows.push(row);

@@ -20,6 +20,7 @@ import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import { shiftCapabilityOfModel } from "../server/kv/shiftCapability";
 import { StreamingSequence } from "../server/kv/streamingSequence";
+import { ingestScored } from "./scoring";
 import { flag, int, machine, parseArgs, percentile, rerunWithServerEnvironment, round, str, table } from "./cli";
 import { maxOf } from "../common/arrays";
 
@@ -103,7 +104,7 @@ async function main(): Promise<void> {
     const t0 = performance.now();
     const cpu0 = process.cpuUsage();
     const scored = pplWindow > 0 && (streamed < pplWindow || streamed + n > tokensWanted - pplWindow);
-    const ingested = await engine.ingest(chunk as Parameters<typeof engine.ingest>[0], { score: scored });
+    const ingested = await ingestScored(engine, chunk as Parameters<typeof engine.ingest>[0], { score: scored });
     // logProbs[j] = log p(token streamed + j + 1 | everything before it)
     for (let j = 0; j < (ingested.logProbs?.length ?? 0); j++) {
       const target = streamed + j + 1;

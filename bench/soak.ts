@@ -34,8 +34,10 @@ import {
   type ChatHistoryMessage,
 } from "../common/protocol";
 import { repoRoot } from "../test/support/paths";
-import { startServer, testSettings, type ServerHandle } from "../test/support/serverProcess";
-import { flag, int, machine, parseArgs, round, str, table } from "./cli";
+import type { ServerHandle } from "../test/support/serverProcess";
+import { benchSettings, startBenchServer } from "./server";
+import { flag, int, machine, parseArgs, percentile, round, str, table } from "./cli";
+import { positionAt } from "../test/support/inlineCompletion";
 import { prng } from "../test/support/random";
 import { minOf } from "../common/arrays";
 
@@ -77,27 +79,10 @@ function rssMB(pid: number | undefined): number {
   return kb / 1024;
 }
 
-function p95(values: readonly number[]): number {
-  if (values.length === 0) return 0;
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.ceil(0.95 * sorted.length) - 1)]!;
-}
-
-function positionAt(text: string, offset: number): { line: number; character: number } {
-  const before = text.slice(0, offset);
-  const line = before.split("\n").length - 1;
-  return { line, character: offset - (before.lastIndexOf("\n") + 1) };
-}
-
 const requestCancelled = -32_800;
 
 async function main(): Promise<void> {
-  const settings = testSettings({ path: modelPath, context: { size: contextSize } });
-  settings.threads = threads;
-  settings.logLevel = "warn";
-  const server: ServerHandle = await startServer(settings);
-  const ready = await server.waitForStatus((status) => status.state === "ready" || status.state === "error", 120_000);
-  if (ready.state !== "ready") throw new Error(`The model did not load: ${ready.message}`);
+  const server: ServerHandle = await startBenchServer(benchSettings({ model: modelPath, context: contextSize, threads }));
   let crashes = 0;
   let exited = false;
   let stopping = false;
@@ -293,7 +278,7 @@ async function main(): Promise<void> {
     errors,
     crashes,
     rssMB: { start: round(rssStart, 1), end: round(rssEnd, 1) },
-    p95Ms: { first: round(p95(first), 1), last: round(p95(last), 1) },
+    p95Ms: { first: round(percentile(first, 95), 1), last: round(percentile(last, 95), 1) },
     kvCellsMax,
     contextSize: realContextSize,
   };

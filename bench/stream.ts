@@ -22,6 +22,7 @@ import path from "node:path";
 import type { LlamaContext, LlamaModel, Token } from "node-llama-cpp";
 import { shiftCapabilityOfModel } from "../server/kv/shiftCapability";
 import { StreamingSequence } from "../server/kv/streamingSequence";
+import { ingestScored } from "./scoring";
 import { flag, int, machine, parseArgs, round, str, table } from "./cli";
 
 type Mode = "sinks" | "window" | "recompute" | "dense";
@@ -67,7 +68,7 @@ async function streamMode(
   });
   try {
     const t0 = performance.now();
-    const result = await engine.ingest(stream, { score: true });
+    const result = await ingestScored(engine, stream, { score: true });
     const ms = performance.now() - t0;
     const stats = engine.stats();
     // Intact: the sink cells are the stream's first tokens, the window is exactly the stream's tail.
@@ -98,7 +99,7 @@ async function denseMode(context: LlamaContext, model: LlamaModel, stream: reado
     const capacity = context.contextSize - 1;
     const head = stream.slice(0, Math.min(stream.length, capacity));
     const t0 = performance.now();
-    const result = await engine.ingest(head, { score: true });
+    const result = await ingestScored(engine, head, { score: true });
     const ms = performance.now() - t0;
     const logProbs = new Float64Array(stream.length - 1).fill(NaN);
     logProbs.set(result.logProbs!);
@@ -134,7 +135,7 @@ async function recomputeMode(
       const windowTokens =
         withBos && t > capacity ? [bos, ...stream.slice(t - capacity + 1, t)] : stream.slice(Math.max(0, t - capacity), t);
       await engine.syncTo([]); // a fresh cache for every scored token
-      const result = await engine.ingest(windowTokens, { nextDistribution: true });
+      const result = await ingestScored(engine, windowTokens, { nextDistribution: true });
       logProbs[t - 1] = result.nextLogProbs!.get(stream[t]!) ?? -Infinity;
       kvCellsMax = Math.max(kvCellsMax, engine.stats().kvCellsPeak ?? 0);
       if (performance.now() - lastReport > 30_000) {

@@ -22,10 +22,11 @@ import {
 } from "../common/protocol";
 import { sanitizeSettings, type Settings } from "../common/settings";
 import { check, int, isRecord, isString, number, object, optional, string, withMessage } from "../common/validate";
-import { registerChat } from "./chat";
+import { register as registerChat } from "./chat";
 import { registerCompletions } from "./completion";
 import { registerDiagnostics } from "./diagnostics";
 import { Engine, ModelNotReadyError } from "./engine";
+import type { ServerContext } from "./feature";
 import { connectionLogger, errorMessage } from "./log";
 import { guardedIpcTransport } from "./messageGuard";
 import { SequenceRegistry } from "./sequences";
@@ -52,7 +53,24 @@ const sequences = new SequenceRegistry();
 void sequences;
 registerDiagnostics({ connection, engine, log, sequences });
 registerCompletions({ connection, engine, log, sequences, documents });
-const chat = registerChat({ connection, engine, log, sequences });
+// Minimal ServerContext for the chat feature (the features branch builds the full one).
+let storageFolder: string | undefined;
+const storageListeners = new Set<(folder: string) => void>();
+const ctx: ServerContext = {
+  connection,
+  engine,
+  log,
+  sequences,
+  documents,
+  storagePath: () => storageFolder,
+  onStoragePath: (listener) => (storageListeners.add(listener), { dispose: () => storageListeners.delete(listener) }),
+};
+registerChat(ctx);
+function setStoragePath(folder: string | undefined): void {
+  if (folder === undefined) return;
+  storageFolder = folder;
+  for (const listener of storageListeners) listener(folder);
+}
 
 /** Settings arrive already sanitised, but a bad client must not crash us: sanitise again. */
 function settingsFrom(raw: unknown): Settings {
@@ -91,7 +109,7 @@ function abortSignalFor(token: CancellationToken): AbortSignal {
 
 connection.onInitialize((params: InitializeParams): InitializeResult => {
   const storagePath = storagePathFrom(params.initializationOptions);
-  chat.setStoragePath(storagePath);
+  setStoragePath(storagePath);
   engine.setStoragePath(storagePath);
   void engine.configure(settingsFrom(params.initializationOptions));
   return {
@@ -107,7 +125,7 @@ connection.onInitialized(() => {
 
 connection.onNotification(ConfigureNotification.type, (settings) => {
   const storagePath = storagePathFrom(settings);
-  chat.setStoragePath(storagePath);
+  setStoragePath(storagePath);
   engine.setStoragePath(storagePath);
   void engine.configure(settingsFrom(settings));
 });

@@ -13,7 +13,7 @@ import {
 import { minifiedDocument } from "../../bench/bigDocument";
 import { completionWindow, bench, InlineCompletionWindowRequest, maxSyncedDocumentChars } from "../../common/protocol";
 import { models } from "../support/paths";
-import { startServer, testSettings, type ServerHandle } from "../support/serverProcess";
+import { startReadyServer, testSettings, type ServerHandle } from "../support/serverProcess";
 
 describe("a 5 MB one-line document", () => {
   let server: ServerHandle;
@@ -21,9 +21,7 @@ describe("a 5 MB one-line document", () => {
   let text = minifiedDocument(5 * 1024 * 1024);
 
   before(async () => {
-    server = await startServer({ ...testSettings({ path: models.tinycoderQ8 }), logLevel: "warn" });
-    const ready = await server.waitForStatus((status) => status.state === "ready" || status.state === "error", 120_000);
-    assert.equal(ready.state, "ready", ready.message);
+    server = await startReadyServer({ ...testSettings({ path: models.tinycoderQ8 }), logLevel: "warn" }, { timeoutMs: 120_000 });
     await server.connection.sendRequest(bench.CompletionStatsRequest.type, { resetEventLoopStall: true });
     await server.connection.sendNotification(DidOpenTextDocumentNotification.type, {
       textDocument: { uri, languageId: "javascript", version: 1, text },

@@ -19,7 +19,7 @@ import {
 } from "../../common/protocol";
 import { outsideIds } from "../../common/chatWindow";
 import { models } from "../support/paths";
-import { startServer, testSettings, type ServerHandle } from "../support/serverProcess";
+import { startReadyServer, testSettings, type ServerHandle } from "../support/serverProcess";
 
 const prompts = [
   "Write a function that adds two numbers.",
@@ -32,10 +32,7 @@ const prompts = [
 
 async function startReady(modelPath: string, context = 512): Promise<ServerHandle> {
   // One thread: on a shared 2-core machine, llama.cpp's threads wait on each other when descheduled.
-  const server = await startServer({ ...testSettings({ path: modelPath, context: { size: context } }), threads: 1 });
-  const status = await server.waitForStatus((s) => s.state === "ready" || s.state === "error");
-  assert.equal(status.state, "ready", status.message);
-  return server;
+  return startReadyServer({ ...testSettings({ path: modelPath, context: { size: context } }), threads: 1 });
 }
 
 function send(server: ServerHandle, params: Partial<ChatSendParams> & { chatId: string; text: string; turn: number }, token?: CancellationTokenSource) {
@@ -53,7 +50,7 @@ describe("chat: 300 turns in a 512-token context (stories260K)", () => {
     server = await startReady(models.stories);
   });
   after(async () => {
-    await server.stop();
+    await server?.stop();
   });
 
   it("completes every turn with no error, KV ≤ context, sinks intact, nothing re-evaluated, RSS flat", async () => {
@@ -112,7 +109,7 @@ describe("chat: stop, pins, restore, validation (stories260K)", () => {
     server = await startReady(models.stories);
   });
   after(async () => {
-    await server.stop();
+    await server?.stop();
   });
 
   it("Stop mid-answer cancels in the sampler and frees the sequence within 100 ms of the cancel arriving", async (t) => {
@@ -161,8 +158,7 @@ describe("chat: stop, pins, restore, validation (stories260K)", () => {
     assert.equal(result.cancelReason, "settingsChanged");
     // Back to 512 (a larger context reloads the model): the next tests need it ready.
     await server.configure(testSettings({ path: models.stories, context: { size: 512 } }));
-    const status = await server.waitForStatus((s) => s.state === "ready" || s.state === "error");
-    assert.equal(status.state, "ready", status.message);
+    await server.ready();
   });
 
   it("a pinned message stays in the sink region while later turns overflow the window", async () => {
@@ -235,7 +231,7 @@ describe("chat with a model that has real sinks (tinycoder-16m-q8_0)", () => {
     server = await startReady(models.tinycoderQ8);
   });
   after(async () => {
-    await server.stop();
+    await server?.stop();
   });
 
   it("formats turns with the fallback template, streams the answer and overflows without re-evaluation", async () => {

@@ -22,7 +22,7 @@ import { outsideIds } from "../../common/chatWindow";
 import type { SnapshotMeta } from "../../server/kv/snapshot";
 import { ChatStore, FolderStorage, newId, type StoredChat } from "../../src/chat/store";
 import { models } from "../support/paths";
-import { startServer, testSettings, type ServerHandle } from "../support/serverProcess";
+import { startReadyServer, testSettings, type ServerHandle } from "../support/serverProcess";
 
 let scratch: string;
 let kvDir: string;
@@ -33,9 +33,7 @@ function configuration(overrides: Parameters<typeof testSettings>[0] = {}): Serv
 }
 
 async function startReady(settings: ServerConfiguration): Promise<ServerHandle> {
-  const server = await startServer(settings);
-  const status = await server.waitForStatus((s) => s.state === "ready" || s.state === "error");
-  assert.equal(status.state, "ready", status.message);
+  const server = await startReadyServer(settings);
   // A killed server's channel closes: fail what is in flight instead of leaving it pending (as the
   // language client does).
   server.connection.onClose(() => server.connection.dispose());

@@ -13,8 +13,7 @@ describe("context size auto on tinycoder (trained context 512)", () => {
 
   before(async () => {
     server = await startServer(testSettings({ path: models.tinycoderQ8, context: { size: "auto" } }));
-    const status = await server.waitForStatus((s) => s.state === "ready" || s.state === "error");
-    assert.equal(status.state, "ready", status.message);
+    const status = await server.ready();
     assert.equal(status.warning, undefined, "no warning at the trained size");
   });
   after(async () => {
@@ -46,8 +45,7 @@ describe("context size auto on tinycoder (trained context 512)", () => {
 
   it("an explicit size larger than the trained context loads, and warns once with the reason", async () => {
     await server.configure(testSettings({ path: models.tinycoderQ8, context: { size: 1024 } }));
-    const status = await server.waitForStatus((s) => s.state === "ready" || s.state === "error");
-    assert.equal(status.state, "ready", status.message);
+    const status = await server.ready();
     assert.match(status.warning ?? "", /^n_ctx 1024 > trained 512: answers degrade.*StreamingLLM keeps quality with a window of the training length/);
     const warnings = server.logs.filter((line) => line.message.includes("n_ctx 1024 > trained 512"));
     assert.equal(warnings.length, 1, JSON.stringify(warnings));

@@ -16,6 +16,7 @@ import {
 import { kvCacheBytes, modelShapeFromMetadata } from "../../server/memoryBudget";
 import { models } from "../support/paths";
 import { startServer, testSettings, type ServerHandle } from "../support/serverProcess";
+import { eventually } from "../support/eventually";
 
 const MiB = 1024 * 1024;
 
@@ -35,10 +36,7 @@ describe("KV bytes formula", () => {
       // llama.cpp's log reaches JavaScript through a thread-safe callback, so the line can arrive
       // after createContext() resolves (it did on a loaded CI machine): wait for it, briefly.
       const isKvLine = (text: string) => /llama_kv_cache.*size =/.test(text);
-      for (let waited = 0; !lines.some(isKvLine) && waited < 10_000; waited += 50) {
-        await new Promise((resolve) => setTimeout(resolve, 50));
-      }
-      const line = lines.find(isKvLine);
+      const line = await eventually(() => lines.find(isKvLine), { timeoutMs: 10_000, what: "llama.cpp's KV cache line" }).catch(() => undefined);
       assert.ok(line, `llama.cpp reported its KV cache: ${lines.filter((l) => /kv/i.test(l)).join(" | ")}`);
       const reported = Number(/size =\s*([\d.]+) MiB/.exec(line)?.[1]);
       const shape = modelShapeFromMetadata(model.fileInfo.metadata as unknown as Record<string, unknown>);
@@ -62,8 +60,7 @@ describe("diagnostics with a real model and a real chat", () => {
     server.connection.onNotification(KvFillNotification.type, (update: KvFill[]) => {
       fills.push(update);
     });
-    const status = await server.waitForStatus((s) => s.state === "ready" || s.state === "error");
-    assert.equal(status.state, "ready", status.message);
+    await server.ready();
   });
   after(async () => {
     await server.stop();
@@ -128,11 +125,9 @@ describe("diagnostics with a real model and a real chat", () => {
     assert.ok(chat.sinkText.join("").length > 0, "sink tokens have text");
     assert.ok(chat.generationTokensPerSecond > 0);
     // The status bar's fill arrives by notification (checked once a second, sent on change).
-    const deadline = Date.now() + 10_000;
-    while (!fills.at(-1)?.some((fill) => fill.label === "chat" && fill.kvCells === chat.kvCells) && Date.now() < deadline) {
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-    const last = fills.at(-1)?.find((fill) => fill.label === "chat");
+    const chatFill = () => fills.at(-1)?.find((fill) => fill.label === "chat");
+    await eventually(() => (chatFill()?.kvCells === chat.kvCells ? true : undefined), { timeoutMs: 10_000, intervalMs: 100 }).catch(() => undefined);
+    const last = chatFill();
     assert.deepEqual(last, { label: "chat", kvCells: chat.kvCells, contextSize: 256, sinks: chat.sinks });
     assert.ok(snapshot && snapshot.process.kvCache && snapshot.process.kvCache.bytes >= kvCacheBytes({ layers: 8, headCount: 6, headCountKv: 2, embeddingLength: 384 }, 256));
   });
@@ -155,8 +150,7 @@ describe("diagnostics with a real model and a real chat", () => {
   it("a larger context goes through the memory guarantee again: the budget shown follows the setting", async () => {
     await server.configure(testSettings({ path: models.tinycoderQ8, context: { size: 512, sinkTokens: 4 } }));
     await server.waitForStatus((s) => s.state === "loading");
-    const status = await server.waitForStatus((s) => s.state === "ready" || s.state === "error");
-    assert.equal(status.state, "ready", status.message);
+    await server.ready();
     const budget = (await diagnostics()).process.budget;
     assert.ok(budget);
     assert.equal(budget.contextSize, 512);

@@ -20,6 +20,7 @@ import {
 } from "../../common/protocol";
 import { models } from "../support/paths";
 import { startServer, testSettings, type ServerHandle } from "../support/serverProcess";
+import { eventually } from "../support/eventually";
 
 /** Where the faults cut a stream (bytes into the response). */
 const chunk = 5 * 1024 * 1024;
@@ -179,8 +180,7 @@ describe("model downloads through the server", () => {
     assert.equal(fileGets(), before, "no GET of the file");
 
     await server.configure({ ...testSettings({ path: result.path }), download: { allowHttpHosts: ["127.0.0.1"] } });
-    const ready = await server.waitForStatus((status) => status.state === "ready" || status.state === "error");
-    assert.equal(ready.state, "ready", ready.message);
+    await server.ready();
     await server.configure({ ...testSettings({ path: "" }), download: { allowHttpHosts: ["127.0.0.1"] } });
     await server.waitForStatus((status) => status.state === "noModel");
   });
@@ -214,12 +214,14 @@ describe("model downloads through the server", () => {
       () => (settled = true),
     );
     // Wait until the stalled stream has delivered its first chunk and the partial file holds it.
-    for (;;) {
-      assert.equal(settled, false, "the download must still be running (stalled) when it is cancelled");
-      const size = (await stat(partial).catch(() => undefined))?.size ?? 0;
-      if (stalled.length > 0 && size >= chunk + 512 * 1024) break;
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
+    await eventually(
+      async () => {
+        assert.equal(settled, false, "the download must still be running (stalled) when it is cancelled");
+        const size = (await stat(partial).catch(() => undefined))?.size ?? 0;
+        return stalled.length > 0 && size >= chunk + 512 * 1024 ? true : undefined;
+      },
+      { timeoutMs: Infinity, what: "the stalled download's first chunk in the partial file" },
+    );
     cancel.cancel();
     await assert.rejects(pending, (error: { message: string }) => /cancel/i.test(error.message));
     faults.delete("/files/stall/tinycoder-stall.gguf");

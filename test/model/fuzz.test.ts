@@ -11,7 +11,7 @@ import { RequestType } from "vscode-languageserver-protocol";
 import * as protocol from "../../common/protocol";
 import { ChatSendRequest, ConfigureNotification, ErrorCodes, GenerateRequest } from "../../common/protocol";
 import { models } from "../support/paths";
-import { startServer, testSettings, type ServerHandle } from "../support/serverProcess";
+import { startReadyServer, testSettings, type ServerHandle } from "../support/serverProcess";
 import { prng } from "../support/random";
 
 interface MessageNamespace {
@@ -170,12 +170,10 @@ async function assertServes(): Promise<void> {
 }
 
 before(async () => {
-  server = await startServer(testSettings({ path: models.tinycoderQ8 }));
-  const ready = await server.waitForStatus((status) => status.state === "ready" || status.state === "error");
-  assert.equal(ready.state, "ready", ready.message);
+  server = await startReadyServer(testSettings({ path: models.tinycoderQ8 }));
 });
 after(async () => {
-  await server.stop();
+  await server?.stop();
 });
 
 describe(`fuzzing the protocol (seed ${seed})`, () => {
@@ -258,8 +256,7 @@ describe("absurd settings sent raw through the configure notification", () => {
     };
     const logsBefore = server.logs.length;
     await server.configure(absurd as never);
-    const ready = await server.waitForStatus((status) => status.state === "ready" || status.state === "error");
-    assert.equal(ready.state, "ready", `the model still runs with the bounded settings: ${ready.message}`);
+    await server.ready({ what: "the model still runs with the bounded settings" });
     const warnings = server.logs.slice(logsBefore).map((entry) => entry.message).join("\n");
     assert.match(warnings, /streamsink\.context\.size = 0 is outside 256\.\.\d+; using 256/);
     assert.match(warnings, /streamsink\.context\.sinkTokens = 1000000 .*using/);
@@ -273,8 +270,7 @@ describe("absurd settings sent raw through the configure notification", () => {
       await server.connection.sendNotification(ConfigureNotification.method, payload);
     }
     await server.configure(valid);
-    const back = await server.waitForStatus((status) => status.state === "ready" || status.state === "error");
-    assert.equal(back.state, "ready", back.message);
+    await server.ready();
     assertAlive();
     await assertServes();
   });

@@ -17,6 +17,7 @@ import { bench, DownloadModelRequest, type DownloadModelParams } from "../../com
 import { downloadBody } from "../../server/download/body";
 import { maxManifestBytes, open, readCapped, send, type NetPolicy } from "../../server/download/http";
 import { startServer, testSettings, type ServerHandle } from "../support/serverProcess";
+import { eventually } from "../support/eventually";
 
 const fileSize = 4 * 1024 * 1024;
 const file = Buffer.alloc(fileSize);
@@ -236,17 +237,37 @@ describe("downloads against a hostile HTTP server", () => {
 
     it("Cancel ends every phase within 1 s: HEAD, manifest, redirects, body, backoff wait", async () => {
       const slow: NetPolicy = { ...policy, responseTimeoutMs: 60_000, idleTimeoutMs: 60_000 };
-      const phases: [string, (signal: AbortSignal) => Promise<unknown>][] = [
-        ["HEAD", (signal) => send(`${base}/silent.gguf`, { method: "HEAD", signal, policy: slow, what: "x" })],
-        ["manifest", (signal) => open(`${base}/v2/hostile/Silent-GGUF/manifests/Q8_0`, { signal, policy: slow, what: "x" })],
-        ["redirects", (signal) => open(`${base}/slow-loop/0`, { signal, policy: { ...slow, maxRedirects: 1000 }, what: "x" })],
-        ["body", (signal) => downloadBody({ url: `${base}/stall-body.gguf`, partPath: path.join(folder, "cancel.part"), signal, policy: slow })],
-        ["backoff", (signal) => downloadBody({ url: `${base}/busy.gguf`, partPath: path.join(folder, "busy.part"), signal, policy: slow, backoffMs: 30_000 })],
+      let from = 0;
+      let inPhase = false;
+      const requested = (prefix: string) => seen.slice(from).filter((entry) => entry.path.startsWith(prefix)).length;
+      // Each phase with the sign that it is under way (the request seen, the body or the wait begun).
+      const phases: [string, (signal: AbortSignal) => Promise<unknown>, () => boolean][] = [
+        ["HEAD", (signal) => send(`${base}/silent.gguf`, { method: "HEAD", signal, policy: slow, what: "x" }), () => requested("/silent.gguf") > 0],
+        [
+          "manifest",
+          (signal) => open(`${base}/v2/hostile/Silent-GGUF/manifests/Q8_0`, { signal, policy: slow, what: "x" }),
+          () => requested("/v2/hostile/Silent-GGUF/manifests/Q8_0") > 0,
+        ],
+        ["redirects", (signal) => open(`${base}/slow-loop/0`, { signal, policy: { ...slow, maxRedirects: 1000 }, what: "x" }), () => requested("/slow-loop/") >= 2],
+        [
+          "body",
+          (signal) =>
+            downloadBody({ url: `${base}/stall-body.gguf`, partPath: path.join(folder, "cancel.part"), signal, policy: slow, onProgress: () => (inPhase = true) }),
+          () => inPhase,
+        ],
+        [
+          "backoff",
+          (signal) =>
+            downloadBody({ url: `${base}/busy.gguf`, partPath: path.join(folder, "busy.part"), signal, policy: slow, backoffMs: 30_000, log: () => (inPhase = true) }),
+          () => inPhase,
+        ],
       ];
-      for (const [phase, run] of phases) {
+      for (const [phase, run, underWay] of phases) {
         const controller = new AbortController();
+        from = seen.length;
+        inPhase = false;
         const pending = run(controller.signal);
-        await new Promise((resolve) => setTimeout(resolve, 400));
+        await eventually(() => (underWay() ? true : undefined), { what: `the ${phase} phase` });
         const cancelled = performance.now();
         controller.abort();
         await assert.rejects(pending, (error: Error) => error.name === "AbortError", phase);
@@ -316,11 +337,16 @@ describe("downloads against a hostile HTTP server", () => {
     });
 
     it("Cancel ends a download within 1 s while the manifest never comes, and during a backoff wait", async () => {
-      for (const uri of ["hf:hostile/Silent-GGUF:Q8_0", `${base}/busy.gguf`]) {
-        const cancel = new CancellationTokenSource();
-        const pending = download(uri, cancel);
+      const underWay: [string, (from: { seen: number; logs: number }) => boolean][] = [
+        ["hf:hostile/Silent-GGUF:Q8_0", (from) => seen.slice(from.seen).some((entry) => entry.path === "/v2/hostile/Silent-GGUF/manifests/Q8_0")],
         // The backoff case: the first attempt has failed (HTTP 503) and the server waits 1 s.
-        await new Promise((resolve) => setTimeout(resolve, 500));
+        [`${base}/busy.gguf`, (from) => server.logs.slice(from.logs).some((entry) => /Download attempt 1 of \d+ failed.*trying again/.test(entry.message))],
+      ];
+      for (const [uri, started] of underWay) {
+        const cancel = new CancellationTokenSource();
+        const from = { seen: seen.length, logs: server.logs.length };
+        const pending = download(uri, cancel);
+        await eventually(() => (started(from) ? true : undefined), { what: `the download of ${uri} under way` });
         const cancelled = performance.now();
         cancel.cancel();
         await assert.rejects(pending, (error: Error) => /cancel/i.test(error.message));

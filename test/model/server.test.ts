@@ -124,8 +124,7 @@ describe("bad model files", () => {
   it("recovers when the setting is fixed, in the same process", async () => {
     const pid = server.process.pid;
     await server.configure(testSettings({ path: models.stories }));
-    const ready = await server.waitForStatus((s) => s.state === "ready" || s.state === "error");
-    assert.equal(ready.state, "ready", ready.message);
+    const ready = await server.ready();
     assert.equal(ready.modelName, "stories260K");
     assert.equal(server.process.pid, pid);
     assert.equal(server.process.exitCode, null, "server still running");

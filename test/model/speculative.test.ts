@@ -10,6 +10,7 @@ import { shiftCapabilityOfModel } from "../../server/kv/shiftCapability";
 import { createTokenPredictor, type PredictorClasses, type SpeculativeKind } from "../../server/kv/speculation";
 import { tokenPredictorFor } from "../../server/kv/speculativeSetup";
 import { StreamingSequence } from "../../server/kv/streamingSequence";
+import { ingestScored } from "../../bench/scoring";
 import type { Logger } from "../../server/log";
 import { models } from "../support/paths";
 import { defaultSettings, type Settings } from "../../common/settings";
@@ -17,6 +18,7 @@ import { bench } from "../../common/protocol";
 import { DidOpenTextDocumentNotification, InlineCompletionRequest, InlineCompletionTriggerKind } from "vscode-languageserver-protocol/node";
 import { firstItem, positionAt } from "../support/inlineCompletion";
 import { startServer, testSettings, type ServerHandle } from "../support/serverProcess";
+import { eventually } from "../support/eventually";
 import { copyHeavyPrompt } from "../support/speculativeWorkloads";
 
 const threads = 1;
@@ -69,7 +71,7 @@ async function referenceLogProbs(expectedPrefix: readonly Token[]): Promise<Map<
     const n = sequence.nextTokenIndex;
     const last = sequence.contextTokens[n - 1]!;
     await sequence.eraseContextTokenRanges([{ start: n - 1, end: n }]);
-    const result = await run.engine.ingest([last], { nextDistribution: true });
+    const result = await ingestScored(run.engine, [last], { nextDistribution: true });
     return result.nextLogProbs!;
   } finally {
     await close(run);
@@ -238,20 +240,21 @@ describe("streamsink.speculative in the language server (completions, tinycoder)
   const reconfigure = async (settings: Settings) => {
     const disposed = (await stats()).sequencesDisposed;
     await server.configure(settings);
-    const deadline = performance.now() + 30_000;
-    while ((await stats()).sequencesDisposed === disposed) {
-      assert.ok(performance.now() < deadline, "the completion sequence was not recreated within 30 s");
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
+    await eventually(async () => ((await stats()).sequencesDisposed !== disposed ? true : undefined), {
+      timeoutMs: 30_000,
+      intervalMs: 20,
+      what: "the completion sequence to be recreated",
+    });
   };
   const completeWhenReady = async () => {
-    const deadline = performance.now() + 30_000;
-    for (;;) {
-      const item = firstItem(await complete());
-      if ((await stats()).recent.at(-1)?.outcome !== "skipped") return item;
-      assert.ok(performance.now() < deadline, "the server skipped completions for 30 s after a settings change");
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
+    const answer = await eventually(
+      async () => {
+        const item = firstItem(await complete());
+        return (await stats()).recent.at(-1)?.outcome !== "skipped" ? { item } : undefined;
+      },
+      { timeoutMs: 30_000, intervalMs: 20, what: "a completion the server does not skip after a settings change" },
+    );
+    return answer.item;
   };
 
   before(async () => {

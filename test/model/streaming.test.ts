@@ -14,6 +14,7 @@ import {
   type ShiftCapability,
 } from "../../server/kv/shiftCapability";
 import { StreamingSequence, StreamingSequenceDisposedError } from "../../server/kv/streamingSequence";
+import { ingestScored } from "../../bench/scoring";
 import { rewriteGgufArchitecture } from "../support/ggufRewrite";
 import { models, repoRoot } from "../support/paths";
 
@@ -233,7 +234,7 @@ describe("an unshiftable model falls back to truncate-and-re-evaluate", () => {
     const engine = await StreamingSequence.create(context, { sinks: 4, capability, label: "vl" });
     try {
       const stream = storyStream(20 * context.contextSize);
-      const result = await engine.ingest(stream, { nextDistribution: true });
+      const result = await ingestScored(engine, stream, { nextDistribution: true });
       const s = engine.stats();
       assert.equal(s.mode, "reevaluate");
       assert.equal(s.canShift, false);
@@ -342,7 +343,7 @@ describe("shift fidelity on tinycoder (f16)", () => {
     });
     try {
       const stream = [model.tokens.bos!, ...model.tokenize(await codeText())].slice(0, capacity + 120);
-      const result = await engine.ingest(stream, { nextDistribution: true });
+      const result = await ingestScored(engine, stream, { nextDistribution: true });
       const s = engine.stats();
       assert.equal(s.shifts, 1);
       assert.equal(s.tokensEvicted, capacity - 4);

@@ -1,5 +1,6 @@
 // Starts the real language server (dist/server.js) the way VS Code does — a forked Node process
 // speaking JSON-RPC over IPC — and gives tests a typed connection to it.
+import assert from "node:assert/strict";
 import { fork, type ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
 import {
@@ -24,7 +25,13 @@ export interface ServerHandle {
   logs: { type: number; message: string }[];
   /** Resolves with the first status (already received or future) that matches. */
   waitForStatus(match: (status: ServerStatus) => boolean, timeoutMs?: number): Promise<ServerStatus>;
+  /**
+   * Waits until the model has loaded or failed (the next ready or error status, or one already
+   * received) and asserts it is ready; resolves with that status. `what` prefixes the message.
+   */
+  ready(options?: { timeoutMs?: number; what?: string }): Promise<ServerStatus>;
   configure(settings: Settings): Promise<void>;
+  /** Shuts the server down (SIGKILL after 5 s) and closes the connection; the handle's disposer. */
   stop(): Promise<void>;
 }
 
@@ -97,6 +104,11 @@ export async function startServer(settings: Settings): Promise<ServerHandle> {
         });
       });
     },
+    async ready({ timeoutMs, what } = {}) {
+      const status = await handle.waitForStatus((s) => s.state === "ready" || s.state === "error", timeoutMs);
+      assert.equal(status.state, "ready", what === undefined ? status.message : `${what}: ${status.message}`);
+      return status;
+    },
     async configure(next) {
       statuses.length = 0;
       await connection.sendNotification(ConfigureNotification.type, next);
@@ -117,4 +129,19 @@ export async function startServer(settings: Settings): Promise<ServerHandle> {
     },
   };
   return handle;
+}
+
+/**
+ * Starts the server with `settings` and waits for the model: resolves with the handle once it is
+ * ready; where it reports an error instead (or nothing in time), stops the process and throws.
+ */
+export async function startReadyServer(settings: Settings, options?: { timeoutMs?: number; what?: string }): Promise<ServerHandle> {
+  const server = await startServer(settings);
+  try {
+    await server.ready(options);
+  } catch (error) {
+    await server.stop();
+    throw error;
+  }
+  return server;
 }

@@ -9,6 +9,7 @@ import type { ServerStatus } from "../../common/protocol";
 import type { ServerConnection } from "../../src/client";
 import { notReadyMessage } from "../../src/commands";
 import type { StreamSinkApi } from "../../src/extension";
+import { eventually } from "../support/eventually";
 
 const extensionId = "streamsink.streamsink";
 const modelPath = path.resolve(__dirname, "..", "..", "..", "shared", "models", "tinycoder-16m-q8_0.gguf");
@@ -68,17 +69,6 @@ async function copyDiagnostics(): Promise<CopiedDiagnostics> {
   const text = await vscode.env.clipboard.readText();
   assert.ok(text.trim().startsWith("{"), `the clipboard holds no JSON after Copy Diagnostics: ${JSON.stringify(text.slice(0, 200))}`);
   return JSON.parse(text) as CopiedDiagnostics;
-}
-
-/** Polls `check` every 250 ms until it returns a value, or fails with `what` after timeoutMs. */
-async function eventually<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
 }
 
 describe("StreamSink in the extension host", () => {
@@ -152,11 +142,14 @@ describe("StreamSink in the extension host", () => {
     const cursor = document.lineAt(document.lineCount - 1).range.end;
     editor.selection = new vscode.Selection(cursor, cursor);
     let report: CopiedDiagnostics | undefined;
-    const completion = await eventually("a completion sequence in the copied diagnostics", async () => {
-      await vscode.commands.executeCommand("editor.action.inlineSuggest.trigger");
-      report = await copyDiagnostics();
-      return report.diagnostics?.sequences.find((s) => s.label === "completion");
-    });
+    const completion = await eventually(
+      async () => {
+        await vscode.commands.executeCommand("editor.action.inlineSuggest.trigger");
+        report = await copyDiagnostics();
+        return report.diagnostics?.sequences.find((s) => s.label === "completion");
+      },
+      { timeoutMs: 60_000, intervalMs: 250, what: "a completion sequence in the copied diagnostics" },
+    );
     await vscode.commands.executeCommand("workbench.action.revertAndCloseActiveEditor");
     assert.ok(report);
     assert.equal(report.extension.id, extensionId);

@@ -1,22 +1,9 @@
-// The chat feature of the server: answers the chat messages of common/protocol/chat.ts
-// with ONE StreamingLLM stream (server/chat/stream.ts) on its own context of
-// streamsink.context.size tokens. Cancelling a ChatSendRequest aborts the sampler between tokens;
-// the result then says how long it took from the cancellation's arrival to the sequence being free.
-//
-// Resumable KV snapshots: when the client gives a storage folder, the chat sequence's KV state
-// (sinks + window, a fixed size) and the stream's message map are saved there after every answer
-// (one snapshot, server/kv/snapshot.ts), and a stream that has to be (re)created — after a restart,
-// a window reload — is loaded from it instead of re-evaluated. A snapshot of another chat, model or
-// engine settings, or one that does not match the stored chat, is ignored with a note in the log and
-// the stream is rebuilt from the history the client sends.
+// The chat service: one StreamingLLM stream (stream.ts) on its own context, KV snapshots of it in the
+// client's storage folder, and the answers to the chat requests (registered in index.ts).
 import { createHash } from "node:crypto";
-import { ResponseError, type CancellationToken, type Connection } from "vscode-languageserver/node";
+import { ResponseError, type CancellationToken } from "vscode-languageserver/node";
 import type { LlamaContext } from "node-llama-cpp";
 import {
-  ChatPinRequest,
-  ChatResetRequest,
-  ChatSendRequest,
-  bench,
   ChatTokenNotification,
   ChatWindowNotification,
   ErrorCodes,
@@ -25,17 +12,18 @@ import {
   type ChatPinResult,
   type ChatRestoreReport,
   type ChatSendResult,
-} from "../common/protocol";
-import { ModelNotReadyError, type Engine, type LoadedModel } from "./engine";
-import { errorMessage, type Logger } from "./log";
-import type { SequenceRegistry } from "./sequences";
-import { SerialQueue } from "./serialQueue";
-import { shiftCapabilityOfModel } from "./kv/shiftCapability";
-import { tokenPredictorFor } from "./kv/speculativeSetup";
-import { TurnFormatter } from "./chat/format";
-import { checkChatPinParams, checkChatResetParams, checkChatSendParams } from "./chat/params";
-import { ChatStream, parseChatStreamState, planResume, type StreamOptions } from "./chat/stream";
-import { modelIdentity, SnapshotStore, snapshotMismatch, type SnapshotIdentity } from "./kv/snapshot";
+  bench,
+} from "../../common/protocol";
+import { ModelNotReadyError, type LoadedModel } from "../engine";
+import { errorMessage } from "../log";
+import type { ServerContext } from "../feature";
+import { SerialQueue } from "../serialQueue";
+import { shiftCapabilityOfModel } from "../kv/shiftCapability";
+import { tokenPredictorFor } from "../kv/speculativeSetup";
+import { TurnFormatter } from "./format";
+import { checkChatPinParams, checkChatSendParams } from "./params";
+import { ChatStream, parseChatStreamState, planResume, type StreamOptions } from "./stream";
+import { modelIdentity, SnapshotStore, snapshotMismatch, type SnapshotIdentity } from "../kv/snapshot";
 
 /** The one chat snapshot kept (its size is fixed: sinks + window); it names the chat it belongs to. */
 const snapshotName = "chat";
@@ -44,12 +32,8 @@ function ignored(why: string): string {
   return `Ignored the saved chat KV snapshot: ${why}. The conversation is rebuilt from its text instead.`;
 }
 
-export interface ChatDeps {
-  connection: Connection;
-  engine: Engine;
-  log: Logger;
-  sequences: SequenceRegistry;
-}
+/** What the chat service uses of the server (server/feature.ts). */
+export type ChatDeps = Pick<ServerContext, "connection" | "engine" | "log">;
 
 interface Running {
   chatId: string;
@@ -405,23 +389,4 @@ export class ChatService {
     this.restoreReport = restore;
     return { stream, restoredTokens, restore, decodedBefore: 0 };
   }
-}
-
-export function registerChat(deps: ChatDeps): ChatService {
-  const service = new ChatService(deps);
-  deps.engine.addListener({
-    modelReady: (loaded) => service.modelReady(loaded),
-    modelUnloading: () => service.modelUnloading(),
-  });
-  deps.sequences.add({ label: "chat", stats: () => service.stats(), reset: async () => void (await service.reset()) });
-  const { connection } = deps;
-  connection.onRequest(ChatSendRequest.method, (params: unknown, token: CancellationToken) => service.send(params, token));
-  connection.onRequest(ChatResetRequest.method, async (params: unknown) => {
-    const checked = checkChatResetParams(params);
-    if (!checked.ok) throw new ResponseError(ErrorCodes.invalidParams, checked.message);
-    return { reset: await service.reset(checked.value.chatId) };
-  });
-  connection.onRequest(ChatPinRequest.method, (params: unknown) => service.pin(params));
-  connection.onRequest(bench.ChatStateRequest.method, () => service.state());
-  return service;
 }
