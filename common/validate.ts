@@ -5,8 +5,8 @@
 
 export type Checked<T> = { ok: true; value: T } | Failure;
 /**
- * Why a value was refused: `at` is the path inside it (".field", "[3]"); a `final` message (set by
- * withMessage) is passed up as it is, others are prefixed with the field that failed.
+ * Why a value was refused: `at` is the path inside it (".field", "[3]"); `message` says what that
+ * part must be, or, when `final` (set by withMessage), is the whole text to show.
  */
 export interface Failure {
   ok: false;
@@ -97,10 +97,7 @@ export function object<S extends Shape>(shape: S): Schema<ObjectOf<S>> {
     const result: Record<string, unknown> = {};
     for (const [key, schema] of Object.entries(shape)) {
       const checked = schema(value[key]);
-      if (!checked.ok) {
-        const message = checked.final ? checked.message : `${key}${checked.at ?? ""} ${checked.message}`;
-        return fail(message, `.${key}${checked.at ?? ""}`, checked.final);
-      }
+      if (!checked.ok) return fail(checked.message, `.${key}${checked.at ?? ""}`, checked.final);
       if (checked.value !== undefined) result[key] = checked.value;
     }
     return ok(result as ObjectOf<S>);
@@ -124,10 +121,16 @@ export function withMessage<T>(schema: Schema<T>, message: string | ((failure: F
   };
 }
 
-/** The value, or the failure's message with `prefix` (e.g. the method name). */
+/** The text of a failure: "items[1].on must be true or false" (a final message as it is). */
+export function failureText(failure: Failure): string {
+  if (failure.final || failure.at === undefined) return failure.message;
+  return `${failure.at.replace(/^\./, "")} ${failure.message}`;
+}
+
+/** The value, or the failure's text with `prefix` (e.g. the method name). */
 export function check<T>(schema: Schema<T>, value: unknown, prefix = ""): { ok: true; value: T } | { ok: false; message: string } {
   const checked = schema(value);
-  return checked.ok ? checked : { ok: false, message: `${prefix}${checked.message}` };
+  return checked.ok ? checked : { ok: false, message: `${prefix}${failureText(checked)}` };
 }
 
 /**
