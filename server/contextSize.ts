@@ -27,3 +27,8 @@ export function contextNeedsReload(previous: Settings["context"]["size"], next: 
 export function nextContextSize(next: Settings["context"]["size"], current: number): number {
   return next === "auto" ? current : next;
 }
+
+/** Warnings shown together with the ready status (undefined when there are none). */
+export function joinWarnings(...warnings: (string | undefined)[]): string | undefined {
+  return warnings.filter((warning) => warning).join(" ") || undefined;
+}

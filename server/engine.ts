@@ -8,7 +8,7 @@ import type { ServerStatus } from "../common/protocol";
 import type { Backend, SettingProblem, Settings } from "../common/settings";
 import { loadLlamaCpp, type LlamaCpp } from "./llamaRuntime";
 import { errorMessage, type Logger } from "./log";
-import { contextNeedsReload, nextContextSize, resolveContextSettings, type ResolvedSettings } from "./contextSize";
+import { contextNeedsReload, joinWarnings, nextContextSize, resolveContextSettings, type ResolvedSettings } from "./contextSize";
 import { checkModelFile, ModelFileError, modelDisplayName } from "./modelFile";
 import { contextWarning } from "./memoryBudget";
 import { memoryGuard } from "./memoryGuard";
@@ -50,10 +50,6 @@ function gpuOption(backend: Backend): "auto" | "cuda" | "vulkan" | "metal" | fal
 /** Settings that change the loaded model itself (anything else only needs new contexts). */
 function modelKey(settings: Settings): string {
   return JSON.stringify([settings.model.path, settings.model.backend, settings.model.gpuLayers]);
-}
-
-function joinWarnings(...warnings: (string | undefined)[]): string | undefined {
-  return warnings.filter((warning) => warning).join(" ") || undefined;
 }
 
 function contextKey(settings: Settings): string {
