@@ -1,12 +1,18 @@
-// One build script, two bundles:
-//   dist/extension.js — the extension host client (vscode is provided by the host);
-//   dist/server.js    — the language server process (node-llama-cpp stays external and is loaded
-//                       with a dynamic import(), because it is ESM with top-level await).
-// Flags: --watch (rebuild on change), --production (minify, no source maps).
+// One build script, four bundles:
+//   dist/extension.js        — the extension host client (vscode is provided by the host);
+//   dist/server.js           — the language server process (node-llama-cpp stays external and is
+//                              loaded with a dynamic import(), because it is ESM with top-level await);
+//   media/dist/chat.js       — the chat webview's script (src/webview/chat/main.ts);
+//   media/dist/diagnostics.js — the diagnostics webview's script (src/webview/diagnostics/main.ts).
+// The webviews may load only media/: their CSS and icon live there, the codicons font and CSS are
+// copied next to the scripts by copyCodicons(). media/dist/ is build output (git-ignored).
+// Flags: --watch (rebuild on change), --production (minify, no source maps), --no-sourcemap (no
+// source maps: `npm run package` builds so, since maps are not shipped).
 const esbuild = require("esbuild");
 
 const watch = process.argv.includes("--watch");
 const production = process.argv.includes("--production");
+const sourcemap = !production && !process.argv.includes("--no-sourcemap");
 
 /** @type {import('esbuild').BuildOptions} */
 const common = {
@@ -14,7 +20,7 @@ const common = {
   platform: "node",
   target: "node20",
   format: "cjs",
-  sourcemap: !production,
+  sourcemap,
   minify: production,
   logLevel: "info",
 };
@@ -27,17 +33,15 @@ const builds = [
     outdir: "dist",
     external: ["node-llama-cpp", "@node-llama-cpp/*"],
   },
-  // media/dist/chat.js — the chat webview's script (browser, one file; shipped by .vscodeignore's
-  // `!media/**`). Its codicons font and CSS are copied next to it by copyCodicons().
   {
     bundle: true,
     platform: "browser",
     target: "es2022",
     format: "iife",
-    sourcemap: !production,
+    sourcemap,
     minify: production,
     logLevel: "info",
-    entryPoints: { chat: "media/chat/main.ts" },
+    entryPoints: { chat: "src/webview/chat/main.ts", diagnostics: "src/webview/diagnostics/main.ts" },
     outdir: "media/dist",
   },
 ];

@@ -1,4 +1,4 @@
-// Chat view benchmark: the real chat page (src/chat/html.ts + the media/chat bundle, real CSS) in
+// Chat view benchmark: the real chat page (src/chat/html.ts + the src/webview/chat bundle, real CSS) in
 // chromium, fed the message stream the extension posts for a conversation of N messages — made by
 // the real extension side (ChatStore on disk + ChatViewSync): per turn the user message, the
 // streaming answer, its state, its tokens, a window move, the finished answer and its state.

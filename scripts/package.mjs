@@ -41,8 +41,8 @@ const PACKAGE_EXCLUDES = {
   "node-llama-cpp": ["llama/gitRelease.bundle"],
 };
 
-/** Files in node_modules that nothing loads at run time: source maps and type declarations. */
-const DEV_ONLY_FILE = /\.(?:map|d\.ts|d\.mts|d\.cts)$/;
+/** Files in node_modules that nothing loads at run time: source maps, TypeScript sources and declarations. */
+const DEV_ONLY_FILE = /\.(?:map|[cm]?ts)$/;
 
 const GPU_VARIANTS = {
   "linux-x64": { vulkan: ["vulkan"], cuda: ["cuda", "cuda-ext"] },
@@ -271,7 +271,8 @@ async function main() {
 
   if (opts.build) {
     const started = Date.now();
-    run("npm", ["run", "build", ...(opts.production ? ["--", "--production"] : [])]);
+    // No source maps: they are not shipped, so the bundles must not point at them.
+    run("npm", ["run", "build", "--", "--no-sourcemap", ...(opts.production ? ["--production"] : [])]);
     log(`build: ${seconds(started)} (${bundleSizes()})`);
   }
   for (const f of ["dist/extension.js", "dist/server.js"]) {
@@ -357,6 +358,9 @@ async function main() {
   const foreign = [...new Set(entries.map((e) => /^extension\/node_modules\/(@node-llama-cpp\/[^/]+)\//.exec(e.name)?.[1]).filter(Boolean))].filter(
     (p) => !binaryPackages.includes(p),
   );
+  // Sources and source maps never ship (.vscodeignore allows neither; node_modules' are skipped).
+  const sources = entries.map((e) => e.name).filter((name) => /\.(?:ts|map)$/.test(name));
+  if (sources.length > 0) fail(`${path.basename(out)} contains sources or source maps:\n  - ${sources.slice(0, 20).join("\n  - ")}`);
   if (missing.length > 0) fail(`${path.basename(out)} lacks:\n  - ${missing.join("\n  - ")}`);
   if (foreign.length > 0) fail(`${path.basename(out)} contains other platforms' binaries: ${foreign.join(", ")}`);
   fs.rmSync(stageRoot, { recursive: true, force: true });
@@ -373,7 +377,7 @@ async function main() {
  * ⚠️ in its table, which is in the log file: `--production` minifies it.
  */
 function bundleSizes() {
-  return ["dist/extension.js", "dist/server.js", "media/dist/chat.js"]
+  return ["dist/extension.js", "dist/server.js", "media/dist/chat.js", "media/dist/diagnostics.js"]
     .filter((file) => fs.existsSync(path.join(repoRoot, file)))
     .map((file) => `${file} ${humanSize(fs.statSync(path.join(repoRoot, file)).size)}`)
     .join(", ");

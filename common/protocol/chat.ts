@@ -176,3 +176,28 @@ export namespace ChatPinRequest {
   export const method = "streamsink/chat/pin" as const;
   export const type = new RequestType<ChatPinParams, ChatPinResult, void>(method);
 }
+
+export interface ChatOpenParams {
+  chatId: string;
+  /** The chat's stored messages, as for ChatSendParams.history. */
+  history: ChatHistoryMessage[];
+}
+
+export interface ChatOpenResult {
+  /** True when the server now holds this chat's stream (already, or loaded from its KV snapshot). */
+  restored: boolean;
+  /** Why not, or how (for the log). */
+  note?: string;
+  window?: ChatWindowState;
+  restore?: ChatRestoreReport;
+}
+
+/**
+ * After a reload or restart, when the model is ready and a chat with messages is shown, the server
+ * loads that chat's KV snapshot (never its text) so the meter, fill and diagnostics show it at once.
+ * Sent by the client.
+ */
+export namespace ChatOpenRequest {
+  export const method = "streamsink/chat/open" as const;
+  export const type = new RequestType<ChatOpenParams, ChatOpenResult, void>(method);
+}

@@ -11,7 +11,7 @@
 // with a note in the log and the stream is rebuilt from the history the client sends.
 import { ResponseError, type CancellationToken } from "vscode-languageserver/node";
 import { DisposableStore, type Disposable } from "../../common/disposable";
-import { ChatPinRequest, ChatResetRequest, ChatSendRequest, bench, ErrorCodes } from "../../common/protocol";
+import { bench, ChatOpenRequest, ChatPinRequest, ChatResetRequest, ChatSendRequest, ErrorCodes } from "../../common/protocol";
 import type { ServerContext } from "../feature";
 import { checkChatResetParams } from "./params";
 import { ChatService } from "./service";
@@ -37,6 +37,7 @@ export function register(ctx: ServerContext): Disposable {
       return { reset: await service.reset(checked.value.chatId) };
     }),
   );
+  store.add(connection.onRequest(ChatOpenRequest.method, (params: unknown) => service.open(params)));
   store.add(connection.onRequest(ChatPinRequest.method, (params: unknown) => service.pin(params)));
   store.add(connection.onRequest(bench.ChatStateRequest.method, () => service.state()));
   return store;

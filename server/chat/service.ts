@@ -1,6 +1,5 @@
 // The chat service: one StreamingLLM stream (stream.ts) on its own context, KV snapshots of it in the
 // client's storage folder, and the answers to the chat requests (registered in index.ts).
-import { createHash } from "node:crypto";
 import { ResponseError, type CancellationToken } from "vscode-languageserver/node";
 import type { LlamaContext } from "node-llama-cpp";
 import {
@@ -9,6 +8,7 @@ import {
   ErrorCodes,
   type ChatCancelReason,
   type ChatHistoryMessage,
+  type ChatOpenResult,
   type ChatPinResult,
   type ChatRestoreReport,
   type ChatSendResult,
@@ -21,16 +21,9 @@ import { SerialQueue } from "../serialQueue";
 import { shiftCapabilityOfModel } from "../kv/shiftCapability";
 import { tokenPredictorFor } from "../kv/speculativeSetup";
 import { TurnFormatter } from "./format";
-import { checkChatPinParams, checkChatSendParams } from "./params";
-import { ChatStream, parseChatStreamState, planResume, type StreamOptions } from "./stream";
-import { modelIdentity, SnapshotStore, snapshotMismatch, type SnapshotIdentity } from "../kv/snapshot";
-
-/** The one chat snapshot kept (its size is fixed: sinks + window); it names the chat it belongs to. */
-const snapshotName = "chat";
-
-function ignored(why: string): string {
-  return `Ignored the saved chat KV snapshot: ${why}. The conversation is rebuilt from its text instead.`;
-}
+import { checkChatOpenParams, checkChatPinParams, checkChatSendParams } from "./params";
+import { ChatSnapshots } from "./snapshots";
+import { ChatStream, type StreamOptions } from "./stream";
 
 /** What the chat service uses of the server (server/feature.ts). */
 export type ChatDeps = Pick<ServerContext, "connection" | "engine" | "log">;
@@ -51,25 +44,25 @@ export class ChatService {
   private formatter: TurnFormatter | undefined;
   private stream: ChatStream | undefined;
   private running: Running | undefined;
-  private snapshots: SnapshotStore | undefined;
+  private readonly snapshots: ChatSnapshots;
   /** How the current stream was created, when it was restored. */
   private restoreReport: ChatRestoreReport | undefined;
-  private lastSnapshot: bench.ChatStateResult["snapshot"];
+  /** Aborts an `open` that is still evaluating messages newer than the snapshot. */
+  private opening: AbortController | undefined;
 
-  constructor(private readonly deps: ChatDeps) {}
+  constructor(private readonly deps: ChatDeps) {
+    this.snapshots = new ChatSnapshots(deps.log);
+  }
 
   /** The folder for KV snapshots (from the client); undefined keeps the current one. */
   setStoragePath(folder: string | undefined): void {
-    if (folder === undefined || this.snapshots?.directory === folder) return;
-    this.snapshots = new SnapshotStore(folder);
-    this.deps.log.debug(`Chat KV snapshots are kept in ${folder}.`);
-    if (this.loaded) this.hashModelEarly(this.loaded);
+    if (this.snapshots.setFolder(folder) && this.loaded) this.snapshots.hashModelEarly(this.loaded);
   }
 
   modelReady(loaded: LoadedModel): void {
     this.loaded = loaded;
     this.formatter = undefined;
-    this.hashModelEarly(loaded);
+    this.snapshots.hashModelEarly(loaded);
   }
 
   async modelUnloading(): Promise<void> {
@@ -92,7 +85,7 @@ export class ChatService {
     const holds = chatId === undefined || this.stream?.chatId === chatId || this.running?.chatId === chatId;
     if (holds) await this.stopRunning("reset");
     return this.lifecycle.run(async () => {
-      await this.removeSnapshot(chatId);
+      await this.snapshots.remove(chatId);
       if (!holds) return false;
       const had = this.stream !== undefined;
       await this.dropStream();
@@ -147,7 +140,7 @@ export class ChatService {
       void this.deps.connection.sendNotification(ChatWindowNotification.type, window);
       const decodedTokens = stream.decodedTokens() - decodedBefore;
       // Saved after the answer is returned; the next message's stream lookup waits for it.
-      if (this.snapshots) void this.lifecycle.run(() => this.saveSnapshot(stream));
+      void this.lifecycle.run(() => this.saveSnapshot(stream));
       return {
         chatId: params.chatId,
         assistantMessageId: params.assistantMessageId,
@@ -182,6 +175,46 @@ export class ChatService {
     }
   }
 
+  /** Loads `chatId`'s KV snapshot when the server holds no chat (ChatOpenRequest); never evaluates its text. */
+  async open(raw: unknown): Promise<ChatOpenResult> {
+    const checked = checkChatOpenParams(raw);
+    if (!checked.ok) throw new ResponseError(ErrorCodes.invalidParams, checked.message);
+    const { chatId, history } = checked.value;
+    const held = (): ChatOpenResult | undefined => {
+      if (this.stream?.chatId === chatId && !this.stream.sequence.disposed) return { restored: true, window: this.stream.windowState() };
+      if (this.stream || this.running) return { restored: false, note: "The server is busy with another chat; this one is loaded with its next message." };
+      return undefined;
+    };
+    const now = held();
+    if (now) return now;
+    if ((await this.snapshots.owner()) !== chatId) {
+      return { restored: false, note: "No KV snapshot of this chat: it is rebuilt from its text when the next message is sent." };
+    }
+    const controller = new AbortController();
+    try {
+      return await this.lifecycle.run(async () => {
+        const later = held();
+        if (later) return later;
+        this.opening = controller;
+        const { loaded, context, formatter, options } = await this.prepare(chatId);
+        const resumed = await this.resume(loaded, context, formatter, options, history, controller.signal);
+        if (!("stream" in resumed)) return { restored: false, note: resumed.note };
+        const window = resumed.stream.windowState();
+        void this.deps.connection.sendNotification(ChatWindowNotification.type, window);
+        return { restored: true, window, restore: resumed.report };
+      });
+    } catch (error) {
+      if (error instanceof ModelNotReadyError) return { restored: false, note: error.message };
+      // A half-restored stream is dropped: the next message rebuilds the chat from its text.
+      await this.lifecycle.run(() => this.dropStream());
+      if (controller.signal.aborted) return { restored: false, note: "Stopped: the chat was reset or the model changed." };
+      this.deps.log.warn(`Chat ${chatId}: could not load its KV snapshot: ${errorMessage(error)}. It is rebuilt from its text with the next message.`);
+      return { restored: false, note: errorMessage(error) };
+    } finally {
+      if (this.opening === controller) this.opening = undefined;
+    }
+  }
+
   pin(raw: unknown): ChatPinResult {
     const checked = checkChatPinParams(raw);
     if (!checked.ok) throw new ResponseError(ErrorCodes.invalidParams, checked.message);
@@ -206,11 +239,12 @@ export class ChatService {
       sinkTokens: stream?.stats().sinkTokens ?? [],
       rssBytes: process.memoryUsage.rss(),
       ...(stream && this.restoreReport ? { restore: this.restoreReport } : {}),
-      ...(this.lastSnapshot ? { snapshot: this.lastSnapshot } : {}),
+      ...(this.snapshots.last ? { snapshot: this.snapshots.last } : {}),
     };
   }
 
   private async stopRunning(reason: ChatCancelReason): Promise<void> {
+    this.opening?.abort();
     const running = this.running;
     if (!running) return;
     running.cancelReason ??= reason;
@@ -218,115 +252,18 @@ export class ChatService {
     await running.done;
   }
 
+  /** Saves the current stream's KV state (runs on the lifecycle queue: nothing evaluates meanwhile). */
+  private async saveSnapshot(stream: ChatStream): Promise<void> {
+    const { loaded, context } = this;
+    if (!loaded || !context || this.stream !== stream || stream.sequence.disposed || stream.busy) return;
+    await this.snapshots.save(stream, loaded, context);
+  }
+
   private async dropStream(): Promise<void> {
     const stream = this.stream;
     this.stream = undefined;
     this.restoreReport = undefined;
     if (stream) await stream.dispose();
-  }
-
-  // ---- KV snapshots ----
-
-  /** Hashes the model file in the background, so the first save or restore does not wait for it. */
-  private hashModelEarly(loaded: LoadedModel): void {
-    if (this.snapshots && loaded.settings.model.path !== "") void modelIdentity(loaded.settings.model.path).catch(() => undefined);
-  }
-
-  private async snapshotIdentity(loaded: LoadedModel, context: LlamaContext): Promise<SnapshotIdentity> {
-    return {
-      model: await modelIdentity(loaded.settings.model.path),
-      engine: {
-        contextSize: context.contextSize,
-        sinks: loaded.settings.context.sinkTokens,
-        shiftSize: loaded.settings.context.shiftSize,
-      },
-    };
-  }
-
-  /** Saves the current stream's KV state (runs on the lifecycle queue: nothing evaluates meanwhile). */
-  private async saveSnapshot(stream: ChatStream): Promise<void> {
-    const store = this.snapshots;
-    const loaded = this.loaded;
-    const context = this.context;
-    if (!store || !loaded || !context || this.stream !== stream || stream.sequence.disposed || stream.busy) return;
-    try {
-      const owner = { chatId: stream.chatId, stream: stream.exportState() };
-      const meta = await store.save(snapshotName, stream.sequence.sequence, await this.snapshotIdentity(loaded, context), owner);
-      this.lastSnapshot = { chatId: stream.chatId, tokens: meta.tokens.length, savedAt: meta.savedAt };
-      this.deps.log.debug(`Chat ${stream.chatId}: saved a KV snapshot of ${meta.tokens.length} tokens (${meta.stateBytes} bytes).`);
-    } catch (error) {
-      this.deps.log.warn(
-        `Could not save the chat's KV snapshot in ${store.directory}: ${errorMessage(error)}. ` +
-          "The chat goes on; after a restart it is rebuilt from its text.",
-      );
-    }
-  }
-
-  /** Deletes the snapshot when it belongs to `chatId` (any chat when undefined). */
-  private async removeSnapshot(chatId: string | undefined): Promise<void> {
-    const store = this.snapshots;
-    if (!store) return;
-    try {
-      const meta = await store.read(snapshotName);
-      if (meta && (chatId === undefined || meta.owner?.chatId === chatId)) {
-        await store.remove(snapshotName);
-        if (this.lastSnapshot?.chatId === meta.owner?.chatId) this.lastSnapshot = undefined;
-      }
-    } catch (error) {
-      this.deps.log.warn(`Could not delete the chat's KV snapshot in ${store.directory}: ${errorMessage(error)}.`);
-    }
-  }
-
-  /**
-   * Loads `chatId`'s stream from the snapshot when it matches the model, the engine settings and
-   * the stored chat; returns a note saying why not otherwise (nothing loaded, nothing changed).
-   */
-  private async resumeFromSnapshot(
-    loaded: LoadedModel,
-    context: LlamaContext,
-    formatter: TurnFormatter,
-    options: StreamOptions,
-    history: readonly ChatHistoryMessage[],
-    signal: AbortSignal,
-  ): Promise<{ stream: ChatStream; report: ChatRestoreReport } | { note: string }> {
-    const store = this.snapshots;
-    if (!store) return { note: "No storage folder for KV snapshots: the conversation is rebuilt from its text." };
-    let resumed: ChatStream | { note: string };
-    let plan: ReturnType<typeof planResume>;
-    try {
-      const meta = await store.read(snapshotName);
-      if (!meta) return { note: "No chat KV snapshot was saved: the conversation is rebuilt from its text." };
-      if (meta.owner?.chatId !== options.chatId) {
-        return { note: "The saved chat KV snapshot belongs to another chat: this one is rebuilt from its text." };
-      }
-      const identity = await this.snapshotIdentity(loaded, context);
-      const mismatch = snapshotMismatch(meta, identity);
-      if (mismatch !== undefined) return { note: ignored(mismatch) };
-      const state = parseChatStreamState(meta.owner.stream);
-      if (!state || state.chatId !== options.chatId) return { note: ignored("its chat state is unreadable") };
-      plan = planResume(state, history);
-      if (!plan.ok) return { note: ignored(plan.why) };
-      resumed = await ChatStream.resume(context, loaded.model, formatter, options, state, (sequence) =>
-        store.restore(snapshotName, sequence, identity),
-      );
-    } catch (error) {
-      return { note: ignored(errorMessage(error)) };
-    }
-    if (!("chatId" in resumed)) return resumed;
-    const stream = resumed;
-    const tokens = [...stream.sequence.cachedTokens];
-    const meter = stream.sequence.sequence.tokenMeter;
-    const report: ChatRestoreReport = {
-      source: "snapshot",
-      snapshotTokens: tokens.length,
-      tokensSha256: createHash("sha256").update(JSON.stringify(tokens)).digest("hex"),
-      loadMeter: { input: meter.usedInputTokens, output: meter.usedOutputTokens },
-      streamTokens: stream.stats().tokensSeen,
-      evaluatedTokens: 0,
-    };
-    this.stream = stream;
-    report.evaluatedTokens = await stream.catchUp(history, plan, signal);
-    return { stream, report };
   }
 
   /** The stream of `chatId`: the current one, or a new one loaded from the KV snapshot or rebuilt from the stored history. */
@@ -339,39 +276,13 @@ export class ChatService {
       return { stream: this.stream, restoredTokens: 0, decodedBefore: this.stream.decodedTokens() };
     }
     await this.dropStream();
-    const loaded = this.loaded ?? this.deps.engine.requireModel();
-    this.loaded = loaded;
-    if (!this.formatter) {
-      this.formatter = new TurnFormatter(loaded.llamaCpp, loaded.model);
-      if (this.formatter?.fallbackReason) {
-        this.deps.log.info(`Chat uses the ${this.formatter.wrapperName} template: ${this.formatter.fallbackReason}.`);
-      }
-    }
-    if (!this.context || this.context.disposed) {
-      this.context = await this.deps.engine.createContext({ contextSize: loaded.settings.context.size, label: "chat" });
-    }
-    const contextSize = this.context.contextSize;
-    const options: StreamOptions = {
-      chatId,
-      minSinks: loaded.settings.context.sinkTokens,
-      shiftSize: loaded.settings.context.shiftSize,
-      capability: shiftCapabilityOfModel(loaded.model),
-      tokenPredictor: (sinks) => tokenPredictorFor(loaded, { contextSize, sinks, label: "chat" }, this.deps.log),
-    };
-    const resumed = await this.resumeFromSnapshot(loaded, this.context, this.formatter, options, history, signal);
-    if ("stream" in resumed) {
-      const { stream, report } = resumed;
-      this.restoreReport = report;
-      this.deps.log.info(
-        `Chat ${chatId}: resumed from its KV snapshot: ${report.snapshotTokens} cells loaded without evaluating them` +
-          `${report.evaluatedTokens > 0 ? `; ${report.evaluatedTokens} tokens of messages newer than the snapshot evaluated` : ""}.`,
-      );
-      return { stream, restoredTokens: report.evaluatedTokens, restore: report, decodedBefore: 0 };
-    }
+    const { loaded, context, formatter, options } = await this.prepare(chatId);
+    const resumed = await this.resume(loaded, context, formatter, options, history, signal);
+    if ("stream" in resumed) return { stream: resumed.stream, restoredTokens: resumed.report.evaluatedTokens, restore: resumed.report, decodedBefore: 0 };
     // A new chat (no history) has nothing to resume: only its note is not worth the user's attention.
     if (history.length > 0) this.deps.log.info(`Chat ${chatId}: ${resumed.note}`);
     else this.deps.log.debug(`Chat ${chatId}: ${resumed.note}`);
-    const stream = await ChatStream.create(this.context, loaded.model, this.formatter, options);
+    const stream = await ChatStream.create(context, loaded.model, formatter, options);
     this.stream = stream;
     let restoredTokens = 0;
     if (history.length > 0) restoredTokens = await stream.restore(history, signal);
@@ -388,5 +299,49 @@ export class ChatService {
     };
     this.restoreReport = restore;
     return { stream, restoredTokens, restore, decodedBefore: 0 };
+  }
+  /** The model, the chat's context (created once), the template and the stream options for `chatId`. */
+  private async prepare(chatId: string): Promise<{ loaded: LoadedModel; context: LlamaContext; formatter: TurnFormatter; options: StreamOptions }> {
+    const loaded = this.loaded ?? this.deps.engine.requireModel();
+    this.loaded = loaded;
+    if (!this.formatter) {
+      this.formatter = new TurnFormatter(loaded.llamaCpp, loaded.model);
+      if (this.formatter.fallbackReason) {
+        this.deps.log.info(`Chat uses the ${this.formatter.wrapperName} template: ${this.formatter.fallbackReason}.`);
+      }
+    }
+    if (!this.context || this.context.disposed) {
+      this.context = await this.deps.engine.createContext({ contextSize: loaded.settings.context.size, label: "chat" });
+    }
+    const contextSize = this.context.contextSize;
+    const options: StreamOptions = {
+      chatId,
+      minSinks: loaded.settings.context.sinkTokens,
+      shiftSize: loaded.settings.context.shiftSize,
+      capability: shiftCapabilityOfModel(loaded.model),
+      tokenPredictor: (sinks) => tokenPredictorFor(loaded, { contextSize, sinks, label: "chat" }, this.deps.log),
+    };
+    return { loaded, context: this.context, formatter: this.formatter, options };
+  }
+
+  /** Loads the stream from the chat's KV snapshot (ChatSnapshots.resume), logging how. */
+  private async resume(
+    loaded: LoadedModel,
+    context: LlamaContext,
+    formatter: TurnFormatter,
+    options: StreamOptions,
+    history: readonly ChatHistoryMessage[],
+    signal: AbortSignal,
+  ): ReturnType<ChatSnapshots["resume"]> {
+    const resumed = await this.snapshots.resume(loaded, context, formatter, options, history, signal, (stream) => (this.stream = stream));
+    if ("stream" in resumed) {
+      const { report } = resumed;
+      this.restoreReport = report;
+      this.deps.log.info(
+        `Chat ${options.chatId}: resumed from its KV snapshot: ${report.snapshotTokens} cells loaded without evaluating them` +
+          `${report.evaluatedTokens > 0 ? `; ${report.evaluatedTokens} tokens of messages newer than the snapshot evaluated` : ""}.`,
+      );
+    }
+    return resumed;
   }
 }

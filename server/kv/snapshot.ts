@@ -134,7 +134,11 @@ export function snapshotMismatch(meta: SnapshotMeta, identity: SnapshotIdentity)
  * state_size) aborts the process), whatever its sidecar says. Undefined where the layout is not plain
  * attention (sliding windows, recurrent or hybrid models keep other state): no lower bound then.
  */
-export function minimumStateBytes(sequence: Pick<LlamaContextSequence, "model" | "context">, tokenCount: number): number | undefined {
+export function minimumStateBytes(
+  sequence: Pick<LlamaContextSequence, "model" | "context">,
+  tokenCount: number,
+  cells = tokenCount,
+): number | undefined {
   const metadata = sequence.model.fileInfo.metadata as unknown as Record<string, unknown>;
   const architecture = (metadata.general as { architecture?: unknown } | undefined)?.architecture;
   if (typeof architecture !== "string" || recurrentArchitectures.has(architecture) || hybridArchitectures.has(architecture)) return undefined;
@@ -148,24 +152,48 @@ export function minimumStateBytes(sequence: Pick<LlamaContextSequence, "model" |
     const shape = modelShapeFromMetadata(metadata);
     // File header (magic, version, token count) + tokens; then the KV section: 16 bytes of counts,
     // 12 bytes of metadata per cell, a 12-byte row header per layer for K and for V, and the rows.
-    const cells = tokenCount;
     return 12 + 4 * tokenCount + 16 + 12 * cells + 24 * shape.layers + kvCacheBytes(shape, cells, keyType, valueType);
   } catch {
     return undefined; // a cache type the arithmetic does not know
   }
 }
 
-/** The token count in a llama.cpp sequence state file's header (magic "ggsq", version, count). */
-async function stateFileTokenCount(statePath: string): Promise<number | undefined> {
+/**
+ * What a llama.cpp sequence state file says of itself before llama.cpp reads it: the token count in
+ * its header (magic "ggsq", version, count, the tokens) and, for plain attention caches, the KV
+ * section's stream count and the first stream's cell count. llama.cpp allocates by these counts
+ * before it checks them against the file: a forged cell count of 2^31 makes it allocate until the
+ * process is killed, so they are read and bounded here first.
+ */
+async function stateFileHeader(statePath: string): Promise<{ tokens: number; streams?: number; cells?: number } | undefined> {
   const handle = await open(statePath, "r");
   try {
     const header = Buffer.alloc(12);
     const { bytesRead } = await handle.read(header, 0, 12, 0);
     if (bytesRead < 12 || header.readUInt32LE(0) !== 0x6767_7371) return undefined;
-    return header.readUInt32LE(8);
+    const tokens = header.readUInt32LE(8);
+    const counts = Buffer.alloc(8);
+    const { bytesRead: countBytes } = await handle.read(counts, 0, 8, 12 + 4 * tokens);
+    if (countBytes < 8) return { tokens };
+    return { tokens, streams: counts.readUInt32LE(0), cells: counts.readUInt32LE(4) };
   } finally {
     await handle.close();
   }
+}
+
+/** Why the counts of a state file cannot belong to `sequence`'s context (undefined when they can). */
+function stateCountsProblem(
+  sequence: Pick<LlamaContextSequence, "context">,
+  header: { tokens: number; streams?: number; cells?: number },
+): string | undefined {
+  const contextSize = sequence.context.contextSize;
+  if (header.streams === undefined || header.cells === undefined) return "its state file ends inside its header (it is truncated)";
+  // One stream per sequence at most (llama.cpp's kv_unified off); 0 is never written.
+  if (header.streams < 1 || header.streams > Math.max(1, sequence.context.totalSequences)) {
+    return `its state file claims ${header.streams} KV streams`;
+  }
+  if (header.cells > contextSize) return `its state file claims ${header.cells} KV cells, more than the ${contextSize} of the context`;
+  return undefined;
 }
 
 export class SnapshotStore {
@@ -259,11 +287,15 @@ export class SnapshotStore {
       if (!info.isFile()) return ignored("its state file is not a regular file");
       if (info.size !== meta.stateBytes) return ignored(`its state file has ${info.size} bytes, expected ${meta.stateBytes}`);
       // llama.cpp sizes its reads by the token count in the file itself: it must be the sidecar's.
-      const fileTokens = await stateFileTokenCount(statePath);
-      if (fileTokens !== meta.tokens.length) {
-        return ignored(`its state file says ${fileTokens ?? "nothing about"} tokens, the sidecar ${meta.tokens.length}`);
+      const header = await stateFileHeader(statePath);
+      if (header?.tokens !== meta.tokens.length) {
+        return ignored(`its state file says ${header?.tokens ?? "nothing about"} tokens, the sidecar ${meta.tokens.length}`);
       }
-      const minimum = minimumStateBytes(sequence, meta.tokens.length);
+      // The KV section's counts are only known for plain attention caches (where there is a minimum size).
+      const plain = minimumStateBytes(sequence, meta.tokens.length) !== undefined;
+      const countsProblem = plain ? stateCountsProblem(sequence, header) : undefined;
+      if (countsProblem !== undefined) return ignored(countsProblem);
+      const minimum = minimumStateBytes(sequence, meta.tokens.length, Math.max(meta.tokens.length, header.cells ?? 0));
       if (minimum !== undefined && info.size < minimum) {
         return ignored(`its state file has ${info.size} bytes, fewer than the ${minimum} its ${meta.tokens.length} tokens need (it is truncated)`);
       }

@@ -2,7 +2,6 @@
 // chats (store.ts), the attachments waiting for the next message, and the one answer being
 // generated; talks to the server with the chat messages of common/protocol/chat.ts and to the webview
 // with the typed, validated messages of common/chatMessages.ts.
-import * as path from "node:path";
 import * as vscode from "vscode";
 import { CancellationTokenSource, State } from "vscode-languageclient/node";
 import type { LanguageClient } from "vscode-languageclient/node";
@@ -10,32 +9,25 @@ import { lateStopLog, parseFromWebview, type FromWebview, type ToWebview } from 
 import {
   ChatPinRequest,
   ChatResetRequest,
+  ChatOpenRequest,
   ChatSendRequest,
   ChatTokenNotification,
   ChatWindowNotification,
   ErrorCodes,
-  type ChatHistoryMessage,
   type ChatWindowState,
 } from "../../common/protocol";
 import type { ServerConnection } from "../client";
 import { notReadyMessage } from "../commands";
 import { log } from "../log";
 import { chatHtml } from "./html";
+import { attachmentFromEditor, type Attachment } from "./attachments";
+import { historyOf } from "./history";
 import { ChatStore, newId, type StoredChat } from "./store";
 import { ChatViewSync } from "./viewSync";
 import { errorMessage } from "../../common/errors";
 
 export const chatViewId = "streamsink.chat";
 const currentChatKey = "streamsink.chat.current";
-/** Stored messages sent along to rebuild a chat the server does not hold (the newest; pinned always). */
-const historyLimit = 400;
-/** Characters of an attached file (a longer one is cut, and says so). */
-const attachmentLimit = 60_000;
-
-interface Attachment {
-  label: string;
-  text: string;
-}
 
 interface Streaming {
   chatId: string;
@@ -65,7 +57,10 @@ export class ChatViewProvider implements vscode.WebviewViewProvider, vscode.Disp
     const current = context.globalState.get<string>(currentChatKey);
     this.chat = (current && store.get(current)) || store.get(store.list()[0]?.id ?? "") || store.create();
     this.disposables.push(
-      server.onStatus(() => this.postState()),
+      server.onStatus((status) => {
+        this.postState();
+        if (status.state === "ready") this.openOnServer();
+      }),
       server.onClient((client) => this.attachClient(client)),
     );
     this.attachClient(server.running);
@@ -106,32 +101,13 @@ export class ChatViewProvider implements vscode.WebviewViewProvider, vscode.Disp
   }
 
   attach(what: "selection" | "file"): void {
-    const editor = vscode.window.activeTextEditor ?? vscode.window.visibleTextEditors[0];
-    if (!editor) {
-      this.post({ type: "notice", level: "info", text: "Open a file first: the selection or the current file is added from the editor." });
+    const attachment = attachmentFromEditor(what);
+    if ("notice" in attachment) {
+      this.post({ type: "notice", level: "info", text: attachment.notice });
       return;
     }
-    const document = editor.document;
-    const name = document.uri.scheme === "file" ? path.basename(document.uri.fsPath) : document.uri.path.split("/").pop() ?? "untitled";
-    const relative = vscode.workspace.asRelativePath(document.uri, false);
-    let text: string;
-    let label: string;
-    if (what === "selection") {
-      const selection = editor.selection;
-      if (selection.isEmpty) {
-        this.post({ type: "notice", level: "info", text: "Select some code in the editor first (or add the whole file)." });
-        return;
-      }
-      text = document.getText(selection);
-      label = `${name}:${selection.start.line + 1}-${selection.end.line + 1}`;
-    } else {
-      text = document.getText();
-      label = name;
-    }
-    if (text.length > attachmentLimit) text = `${text.slice(0, attachmentLimit)}\n… (cut: the file is longer than ${attachmentLimit} characters)`;
-    const fenced = "```" + document.languageId + ` ${relative}${what === "selection" ? `:${editor.selection.start.line + 1}-${editor.selection.end.line + 1}` : ""}\n${text}\n` + "```";
     if (this.attachments.length >= 16) this.attachments.shift();
-    this.attachments.push({ label, text: fenced });
+    this.attachments.push(attachment);
     void vscode.commands.executeCommand(`${chatViewId}.focus`);
     this.postState();
   }
@@ -202,11 +178,7 @@ export class ChatViewProvider implements vscode.WebviewViewProvider, vscode.Disp
     const chat = this.chat;
     const attachments = this.attachments.splice(0);
     const prompt = attachments.length > 0 ? `${attachments.map((a) => a.text).join("\n\n")}\n\n${text}` : text;
-    // The live messages (at most historyLimit) and the pinned ones the archive holds.
-    const history: ChatHistoryMessage[] = [...(chat.archivedPins ?? []).map((record) => record.message), ...chat.messages]
-      .filter((m, index, all) => m.pinned || index >= all.length - historyLimit)
-      .filter((m) => m.role === "user" || m.text !== "")
-      .map((m) => ({ id: m.id, role: m.role, text: m.prompt ?? m.text, ...(m.pinned ? { pinned: true } : {}) }));
+    const history = historyOf(chat);
     const userId = newId("u");
     const assistantId = newId("a");
     const now = Date.now();
@@ -342,6 +314,26 @@ export class ChatViewProvider implements vscode.WebviewViewProvider, vscode.Disp
 
   // ---- server ----
 
+  /**
+   * After a reload or a restart, once the model is ready: asks the server to load the shown chat's
+   * KV snapshot, so the meter, the status bar's fill and the diagnostics show it at once (the
+   * server never rebuilds a chat from its text for this: that waits for the next message).
+   */
+  private openOnServer(): void {
+    const client = this.server.running;
+    const chat = this.chat;
+    if (!client || !this.server.isReady || this.streaming || this.windows.has(chat.id) || chat.messages.length === 0) return;
+    client.sendRequest(ChatOpenRequest.type, { chatId: chat.id, history: historyOf(chat) }).then(
+      (result) => {
+        log.debug(`Chat ${chat.id}: ${result.restored ? "loaded on the server" : "not loaded on the server"}${result.note ? `: ${result.note}` : "."}`);
+        if (!result.window || this.windows.has(chat.id)) return;
+        this.windows.set(chat.id, result.window);
+        if (this.chat.id === chat.id) this.postState();
+      },
+      (error: unknown) => log.warn(`Chat ${chat.id}: could not ask the server to load it: ${errorMessage(error)}`),
+    );
+  }
+
   private attachClient(client: LanguageClient | undefined): void {
     for (const disposable of this.clientScope.splice(0)) disposable.dispose();
     if (!client) return;
@@ -383,3 +375,4 @@ export class ChatViewProvider implements vscode.WebviewViewProvider, vscode.Disp
     void this.view.webview.postMessage(message);
   }
 }
+

@@ -1,6 +1,6 @@
 // The chat view's HTML shell: a strict Content Security Policy (default-src 'none'; scripts only
 // with a fresh nonce; styles and fonts only from the extension's media/ folder), no inline data.
-// Everything shown is filled in by media/dist/chat.js from typed messages.
+// Everything shown is filled in by media/dist/chat.js (built from src/webview/chat/) from typed messages.
 import type * as vscode from "vscode";
 import { contentSecurityPolicy, newNonce } from "../webviewHtml";
 
@@ -15,7 +15,7 @@ export function chatHtml(webview: vscode.Webview, mediaRoot: vscode.Uri, joinPat
 <meta http-equiv="Content-Security-Policy" content="${csp}">
 <meta name="viewport" content="width=device-width, initial-scale=1.0">
 <link rel="stylesheet" href="${asset("dist", "codicons", "codicon.css")}">
-<link rel="stylesheet" href="${asset("chat", "chat.css")}">
+<link rel="stylesheet" href="${asset("chat.css")}">
 <title>StreamSink Chat</title>
 </head>
 <body>

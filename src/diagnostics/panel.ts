@@ -1,6 +1,7 @@
 // The "StreamSink: Cache Diagnostics" webview panel. It polls the server once a second, only while
 // the panel is visible, and posts a ready-made view (common/diagnosticsView.ts) that the webview
-// renders with DOM APIs. CSP: default-src 'none', styles from media/, the one script by nonce.
+// renders with DOM APIs (src/webview/diagnostics/, built into media/dist/diagnostics.js).
+// CSP: default-src 'none', styles from media/, the one script by nonce.
 import * as vscode from "vscode";
 import {
   appendSample,
@@ -147,7 +148,7 @@ export class DiagnosticsPanel implements vscode.Disposable {
 
 function html(webview: vscode.Webview, extensionUri: vscode.Uri): string {
   const nonce = newNonce();
-  const media = (file: string) => webview.asWebviewUri(vscode.Uri.joinPath(extensionUri, "media", "diagnostics", file));
+  const media = (...parts: string[]) => webview.asWebviewUri(vscode.Uri.joinPath(extensionUri, "media", ...parts));
   const csp = contentSecurityPolicy(webview, nonce);
   return `<!DOCTYPE html>
 <html lang="en">
@@ -182,7 +183,7 @@ function html(webview: vscode.Webview, extensionUri: vscode.Uri): string {
   <section aria-labelledby="model-title"><h2 id="model-title">Model</h2><table id="model"></table></section>
 </div>
 <footer id="updated" class="muted"></footer>
-<script nonce="${nonce}" src="${media("diagnostics.js")}"></script>
+<script nonce="${nonce}" src="${media("dist", "diagnostics.js")}"></script>
 </body>
 </html>`;
 }

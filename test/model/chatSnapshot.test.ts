@@ -11,9 +11,15 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import {
+  ChatOpenRequest,
   ChatSendRequest,
   bench,
   ChatTokenNotification,
+  ChatWindowNotification,
+  DiagnosticsRequest,
+  KvFillNotification,
+  type ChatWindowState,
+  type KvFill,
   type ChatHistoryMessage,
   type ChatSendResult,
   type ServerConfiguration,
@@ -22,6 +28,7 @@ import { outsideIds } from "../../common/chatWindow";
 import type { SnapshotMeta } from "../../server/kv/snapshot";
 import { ChatStore, FolderStorage, newId, type StoredChat } from "../../src/chat/store";
 import { models } from "../support/paths";
+import { eventually } from "../support/eventually";
 import { startReadyServer, testSettings, type ServerHandle } from "../support/serverProcess";
 
 let scratch: string;
@@ -219,6 +226,49 @@ describe("chat KV snapshots across server processes (stories260K, 512-token cont
       result.decodedTokens >= result.promptTokens && result.decodedTokens <= result.promptTokens + result.generatedTokens + 1,
       `evaluated ${result.decodedTokens} tokens for a ${result.promptTokens}-token turn and a ${result.generatedTokens}-token answer`,
     );
+    servers.pop();
+    await server.stop();
+  });
+
+  it("a reload with the chat shown: ChatOpenRequest loads its snapshot at once (meter, status-bar fill, diagnostics) without evaluating", async () => {
+    const meta = await readSnapshot();
+    const server = await startReady(configuration());
+    servers.push(server);
+    const windows: ChatWindowState[] = [];
+    const fills: KvFill[][] = [];
+    server.connection.onNotification(ChatWindowNotification.type, (window) => void windows.push(window));
+    server.connection.onNotification(KvFillNotification.type, (fill) => void fills.push(fill));
+    const history = historyOf(store.get(chatId)!);
+
+    // Another chat has no snapshot: nothing is loaded, nothing is rebuilt from text.
+    const other = await server.connection.sendRequest(ChatOpenRequest.type, { chatId: "another-chat", history: [] });
+    assert.equal(other.restored, false);
+    assert.match(other.note ?? "", /No KV snapshot of this chat/);
+    assert.equal((await server.connection.sendRequest(bench.ChatStateRequest.type, {})).chatId, undefined);
+
+    const opened = await server.connection.sendRequest(ChatOpenRequest.type, { chatId, history });
+    assert.equal(opened.restored, true, opened.note);
+    assert.equal(opened.restore?.source, "snapshot");
+    assert.equal(opened.restore?.tokensSha256, sha256(meta.tokens));
+    assert.deepEqual(opened.restore?.loadMeter, { input: 0, output: 0 }, "loading evaluated nothing");
+    assert.equal(opened.restore?.evaluatedTokens, 0);
+    assert.equal(opened.window?.kvCells, meta.tokens.length);
+    assert.ok((opened.window?.shifts ?? 0) >= 2, "the accounting carried over");
+    await eventually(() => windows.find((w) => w.chatId === chatId), { what: "the chat's window notification" });
+    // The status bar's fill and the diagnostics' chat card, before any new message.
+    const fill = await eventually(() => fills.flat().find((f) => f.label === "chat"), { timeoutMs: 5000, what: "a KV fill for the chat" });
+    assert.equal(fill.kvCells, meta.tokens.length);
+    const diagnostics = await server.connection.sendRequest(DiagnosticsRequest.type, {});
+    const card = diagnostics.sequences.find((sequence) => sequence.label === "chat");
+    assert.equal(card?.kvCells, meta.tokens.length);
+    assert.equal(card?.shifts, opened.window?.shifts);
+
+    // Opening again is a no-op; the next message evaluates only its own turn.
+    assert.equal((await server.connection.sendRequest(ChatOpenRequest.type, { chatId, history })).restored, true);
+    const { result, error } = await chatTurn(server, store, chatId, "Say hello.");
+    assert.ok(result, error?.message);
+    assert.equal(result.restoredTokens, 0);
+    assert.ok(result.decodedTokens <= result.promptTokens + result.generatedTokens + 1, `evaluated ${result.decodedTokens} tokens`);
     servers.pop();
     await server.stop();
   });

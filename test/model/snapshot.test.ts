@@ -181,6 +181,38 @@ describe("KV snapshots", () => {
     await writeFile(sidecar, original);
   });
 
+  it("refuses a state file whose KV stream or cell count is forged (sidecar rewritten to match), before llama.cpp allocates by it", async () => {
+    const dir = store.directory;
+    const sidecar = path.join(dir, "chat.json");
+    const original = await readFile(sidecar, "utf8");
+    const meta = JSON.parse(original) as { stateFile: string; stateBytes: number; stateSha256: string; tokens: number[] };
+    const statePath = path.join(dir, meta.stateFile);
+    const bytes = await readFile(statePath);
+    const fresh = await newStream();
+    const countsAt = 12 + 4 * meta.tokens.length; // after magic, version, token count and the tokens
+    assert.equal(bytes.readUInt32LE(countsAt), 1, "one KV stream");
+    assert.equal(bytes.readUInt32LE(countsAt + 4), meta.tokens.length, "one cell per token");
+    // 2^31 - 1 cells: unchecked, llama.cpp allocates until the kernel kills the process.
+    const cases: [offset: number, value: number, note: RegExp][] = [
+      [4, 0x7fff_ffff, /claims 2147483647 KV cells, more than the \d+ of the context/],
+      [4, fresh.sequence.context.contextSize + 1, /KV cells, more than the/],
+      [0, 0, /claims 0 KV streams/],
+      [0, 4096, /claims 4096 KV streams/],
+    ];
+    for (const [offset, value, note] of cases) {
+      const forgedBytes = Buffer.from(bytes);
+      forgedBytes.writeUInt32LE(value, countsAt + offset);
+      await writeFile(statePath, forgedBytes);
+      const forged = { ...meta, stateSha256: createHash("sha256").update(forgedBytes).digest("hex") };
+      await writeFile(sidecar, JSON.stringify(forged));
+      const result = await store.restore("chat", fresh.sequence, identity);
+      assert.match(!result.restored ? result.note : "restored", note);
+      assert.equal(fresh.sequence.nextTokenIndex, 0);
+    }
+    await writeFile(statePath, bytes);
+    await writeFile(sidecar, original);
+  });
+
   it("writes atomically: one state file per snapshot, crash leftovers removed on the next save", async () => {
     const dir = store.directory;
     // What a crash in the middle of a save leaves behind.

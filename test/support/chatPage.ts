@@ -1,5 +1,5 @@
 // The real chat page in chromium for tests and bench/chatview.ts: the HTML shell of src/chat/html.ts
-// with the webview script (media/chat/main.ts) bundled as esbuild.js bundles it, and the two ends
+// with the webview script (src/webview/chat/main.ts) bundled as esbuild.js bundles it, and the two ends
 // of the webview channel — messages delivered as the extension posts them, messages the page posts.
 import { readFile } from "node:fs/promises";
 import path from "node:path";
@@ -12,7 +12,7 @@ import { pageBundle } from "./chromium";
 import { repoRoot } from "./paths";
 
 export async function openChatPage(browser: Browser, viewport = { width: 420, height: 800 }): Promise<Page> {
-  const bundle = await pageBundle("media/chat/main.ts");
+  const bundle = await pageBundle("src/webview/chat/main.ts");
   // The page's own Content Security Policy allows only the nonce'd script that VS Code would load;
   // the bundle is injected instead, so the page bypasses the CSP (chatRender.test.ts tests the sanitizer without one).
   const webview = { cspSource: "https://webview.test", asWebviewUri: (uri: string) => uri } as unknown as Parameters<typeof chatHtml>[0];
@@ -20,7 +20,7 @@ export async function openChatPage(browser: Browser, viewport = { width: 420, he
   const context = await browser.newContext({ bypassCSP: true, viewport });
   const page = await context.newPage();
   // The real stylesheet (the layout decides what scrolling does); codicons are not needed.
-  const css = await readFile(path.join(repoRoot, "media", "chat", "chat.css"), "utf8");
+  const css = await readFile(path.join(repoRoot, "media", "chat.css"), "utf8");
   await page.route("https://webview.test/**", (route) =>
     route.request().url().endsWith("chat.css") ? route.fulfill({ status: 200, contentType: "text/css", body: css }) : route.fulfill({ status: 404, body: "" }),
   );

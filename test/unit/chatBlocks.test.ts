@@ -1,9 +1,9 @@
 // How a message body is cut into Markdown blocks for block-by-block rendering
-// (media/chat/blocks.ts): lossless, fences kept whole (open ones marked), prose bounded, and a
+// (src/webview/chat/blocks.ts): lossless, fences kept whole (open ones marked), prose bounded, and a
 // growing text only ever changes its last blocks — what keeps a streamed answer cheap per frame.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { maxBlockChars, splitBlocks } from "../../media/chat/blocks";
+import { maxBlockChars, splitBlocks } from "../../src/webview/chat/blocks";
 
 const sample = [
   "Intro paragraph with **bold**.\n\n",
@@ -53,7 +53,7 @@ describe("chat body blocks", () => {
 
 describe("stable points of a growing text", () => {
   it("are after blank lines outside fences and after closing fences, never inside a fence", async () => {
-    const { stablePrefix } = await import("../../media/chat/blocks");
+    const { stablePrefix } = await import("../../src/webview/chat/blocks");
     assert.equal(stablePrefix("para\n\nmore"), 6);
     assert.equal(stablePrefix("```py\nx\n\ny\n"), 0, "a blank line inside an open fence is no stable point");
     assert.equal(stablePrefix("```py\nx\n```\nafter"), 12);

@@ -11,6 +11,7 @@ import {
   visibleTokenText,
 } from "../../common/diagnosticsView";
 import type { DiagnosticsSnapshot, SequenceDiagnostics } from "../../common/protocol";
+import { parsePanelMessage } from "../../src/webview/diagnostics/messages";
 
 function sequence(overrides: Partial<SequenceDiagnostics> = {}): SequenceDiagnostics {
   const base: SequenceDiagnostics = {
@@ -163,5 +164,19 @@ describe("webview messages", () => {
     assert.equal(parseWebviewMessage({ type: "runCommand", command: "rm" }), undefined);
     assert.equal(parseWebviewMessage("ready"), undefined);
     assert.equal(parseWebviewMessage(null), undefined);
+  });
+});
+
+describe("panel messages (checked by the webview)", () => {
+  it("accepts the views the extension builds, and nothing malformed", () => {
+    const first = snapshot(1000, [sequence()]);
+    const view = buildView(first, appendSample(appendSample([], first), snapshot(2000, [sequence({ tokensSeen: 9100 })])));
+    assert.deepEqual(parsePanelMessage({ type: "view", view }), { type: "view", view });
+    assert.deepEqual(parsePanelMessage({ type: "unavailable", message: "stopped" }), { type: "unavailable", message: "stopped" });
+    assert.equal(parsePanelMessage({ type: "view", view: { ...view, headline: 3 } }), undefined);
+    assert.equal(parsePanelMessage({ type: "view", view: { ...view, sequences: [{ ...view.sequences[0], rows: [{ label: "x" }] }] } }), undefined);
+    assert.equal(parsePanelMessage({ type: "unavailable" }), undefined);
+    assert.equal(parsePanelMessage({ type: "run", view }), undefined);
+    assert.equal(parsePanelMessage(null), undefined);
   });
 });

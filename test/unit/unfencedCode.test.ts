@@ -2,7 +2,7 @@
 // characters survive; prose, lists, quotes and code that is already fenced are left alone.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { fenceUnfencedCode } from "../../media/chat/unfencedCode";
+import { fenceUnfencedCode } from "../../src/webview/chat/unfencedCode";
 
 /** Each text comes back exactly as it went in. */
 function leftAlone(texts: readonly string[]): void {

@@ -1,10 +1,11 @@
 // Step: a window reload keeps what the chat view showed (after step 2 overflowed the context and
 // dimmed old messages): the context meter, the dimmed messages and their "not seen" badges are
 // back at once, read from the stored chat before any new message, and the messages that were
-// outside the window are the same ones. Runs after the diagnostics step, which reads the session
+// outside the window are the same ones; the status bar shows the chat's KV fill again (the server
+// loaded the chat's KV snapshot when the model was ready). Runs after the diagnostics step, which reads the session
 // that a reload ends. Then: no answer of the session shows a special token's text.
 import assert from "node:assert/strict";
-import { waitForWorkbench, waitUntil, type Step } from "../harness";
+import { statusSnapshot, waitForWorkbench, waitUntil, type Step } from "../harness";
 import { chatFrame, meterFigures } from "./chat";
 
 async function outsideIds(frame: import("playwright-core").Frame): Promise<string[]> {
@@ -41,6 +42,16 @@ export const chatReload: Step = {
     assert.equal(restored.figures.outsideMessages, meter.outsideMessages);
     assert.deepEqual(restored.ids, outside, "the same messages are dimmed");
     assert.equal(badges, outside.length, "every dimmed message has its badge");
+    // The status bar's fill is back too, before any new message: the extension asks the server to
+    // load the shown chat's KV snapshot (streamsink/chat/open) once the model is ready.
+    const status = await waitUntil(
+      async () => {
+        const s = await statusSnapshot(ctx.page);
+        return s && s.text.includes(`chat ${meter.kvCells}/`) ? s : undefined;
+      },
+      { timeoutMs: 30_000, what: `the status bar to show chat ${meter.kvCells}/… after the reload`, describe: async () => `status "${(await statusSnapshot(ctx.page))?.text}"` },
+    );
+    ctx.log(`status bar after the reload: "${status.text}"`);
     await ctx.shot("after-reload");
 
     // No answer of the whole session shows a special token's text (tinycoder's FIM and control

@@ -6,7 +6,7 @@
 // say `text`: guessing the language (highlight.js's highlightAuto) costs ≈ 26 ms per render of a
 // 3 KB block, at every animation frame while an answer streams, on the cores the model needs.
 
-import { appendAll } from "../../common/arrays";
+import { appendAll } from "../../../common/arrays";
 
 const fenceOpen = /^ {0,3}(`{3,}|~{3,})/;
 /** Markdown structure that is prose, not code: list items, quotes, table rows. */

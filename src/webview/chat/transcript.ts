@@ -5,8 +5,8 @@
 // kept); past the loaded data it asks the extension for the next page. Updates are patches: a new
 // message is appended, a changed one updated in place, a window move toggles classes on the
 // rendered messages, a token re-renders the last block of one body in the next animation frame.
-import type { FromWebview, ViewMessage } from "../../common/chatMessages";
-import { outsideAt, type ViewWindow } from "../../common/chatWindow";
+import type { FromWebview, ViewMessage } from "../../../common/chatMessages";
+import { outsideAt, type ViewWindow } from "../../../common/chatWindow";
 import { icon } from "./dom";
 import { MessageView, type MessageHooks, type WindowMark } from "./message";
 

@@ -1,4 +1,4 @@
-// The chat view's page (src/chat/html.ts + media/chat/main.ts) in a real DOM: Debian chromium
+// The chat view's page (src/chat/html.ts + src/webview/chat/main.ts) in a real DOM: Debian chromium
 // through playwright-core, fed by the real extension side (a ChatStore on disk and ChatViewSync,
 // which posts the chrome, pages and deltas). How each finished answer ends is visible to the user;
 // a long chat is windowed (few messages in the DOM), scrolls back into the archive with the scroll

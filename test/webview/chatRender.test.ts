@@ -1,4 +1,4 @@
-// The chat renderer (media/chat/render.ts) in a real DOM: Debian chromium through playwright-core.
+// The chat renderer (src/webview/chat/render.ts) in a real DOM: Debian chromium through playwright-core.
 // Model output that tries to run code — <script>, event-handler attributes, javascript: links, raw
 // HTML — executes nothing and leaves no dangerous element or attribute behind, while ordinary
 // Markdown and highlighted code still render. The page has no CSP on purpose: the sanitizer alone
@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import type { Browser, Page } from "playwright-core";
 import { launchChromium, pageBundle, skipWithoutChromium } from "../support/chromium";
+import { eventually } from "../support/eventually";
 
 const attacks = [
   "<script>window.__pwned = 'script'</script>",
@@ -29,7 +30,7 @@ describe("chat renderer in a real DOM (chromium)", { skip: skipWithoutChromium }
   let page: Page;
 
   before(async () => {
-    const bundle = await pageBundle("media/chat/render.ts", "ChatRender");
+    const bundle = await pageBundle("src/webview/chat/render.ts", "ChatRender");
     browser = await launchChromium();
     page = await browser.newPage();
     await page.setContent("<!DOCTYPE html><html><body><div id=root></div></body></html>");
@@ -49,20 +50,43 @@ describe("chat renderer in a real DOM (chromium)", { skip: skipWithoutChromium }
     await browser?.close();
   });
 
+  type Probe = Window & { __pwned?: string; __copied?: string[]; __imageCanary?: boolean; __linkCanary?: boolean };
+
   async function render(markdown: string) {
-    return page.evaluate(async (text) => {
-      const api = (window as unknown as { ChatRender: typeof import("../../media/chat/render") }).ChatRender;
-      delete (window as unknown as { __pwned?: string }).__pwned;
-      const copied: string[] = [];
+    await page.evaluate((text) => {
+      const api = (window as unknown as { ChatRender: typeof import("../../src/webview/chat/render") }).ChatRender;
+      const probe = window as Probe;
+      delete probe.__pwned;
+      probe.__imageCanary = false;
+      probe.__linkCanary = false;
+      const copied: string[] = (probe.__copied = []);
       const root = document.getElementById("root")!;
       root.replaceChildren(api.renderMarkdown(text, document, { copy: (code) => copied.push(code), insert: () => undefined }));
-      // Give error/load handlers a chance to fire, then follow every link the way a click would.
-      await new Promise((resolve) => setTimeout(resolve, 100));
-      for (const link of Array.from(root.querySelectorAll("a"))) link.click();
-      await new Promise((resolve) => setTimeout(resolve, 50));
+      // A broken image of our own, outside the rendered output: its error handler runs after those
+      // of any image the output would still hold (same source, queued later).
+      const canary = new Image();
+      canary.onerror = () => (probe.__imageCanary = true);
+      canary.src = "x";
+    }, markdown);
+    await eventually(() => page.evaluate(() => (window as Probe).__imageCanary || undefined), { what: "the canary image's error handler" });
+    // Follow every link the way a click would, then a javascript: link of our own outside the
+    // output: javascript: URLs run in order, so once ours ran, any link the output held has run too.
+    await page.evaluate(() => {
+      for (const link of Array.from(document.getElementById("root")!.querySelectorAll("a"))) link.click();
+      const canary = document.createElement("a");
+      canary.href = "javascript:window.__linkCanary = true";
+      document.body.append(canary);
+      canary.click();
+      canary.remove();
+    });
+    await eventually(() => page.evaluate(() => (window as Probe).__linkCanary || undefined), { what: "the canary javascript: link" });
+    return page.evaluate(() => {
+      const probe = window as Probe;
+      const copied = probe.__copied!;
+      const root = document.getElementById("root")!;
       const all = Array.from(root.querySelectorAll("*"));
       return {
-        pwned: (window as unknown as { __pwned?: string }).__pwned,
+        pwned: probe.__pwned,
         tags: [...new Set(all.map((element) => element.tagName.toLowerCase()))],
         handlers: all.flatMap((element) => Array.from(element.attributes).filter((a) => a.name.startsWith("on")).map((a) => `${element.tagName}.${a.name}`)),
         hrefs: all.flatMap((element) => ["href", "src", "action", "xlink:href"].map((name) => element.getAttribute(name)).filter((v): v is string => v !== null)),
@@ -76,7 +100,7 @@ describe("chat renderer in a real DOM (chromium)", { skip: skipWithoutChromium }
           return copied.slice();
         })(),
       };
-    }, markdown);
+    });
   }
 
   for (const attack of attacks) {

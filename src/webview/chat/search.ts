@@ -2,7 +2,7 @@
 // data, archive included — not the DOM, which holds only the messages around the scroll
 // position). Enter / ↓ goes to the next older hit, Shift+Enter / ↑ to the newer one; a hit is
 // brought into view (loaded first when needed) and marked.
-import type { FromWebview, SearchHit } from "../../common/chatMessages";
+import type { FromWebview, SearchHit } from "../../../common/chatMessages";
 import { iconButton } from "./dom";
 
 export class SearchBar {

@@ -1,6 +1,6 @@
 // One message of the transcript as DOM: built once, then patched — the header when its pin or
 // status changes, the window classes and badge when the window moves, the body block by block.
-import type { FromWebview, ViewMessage } from "../../common/chatMessages";
+import type { FromWebview, ViewMessage } from "../../../common/chatMessages";
 import { BodyRenderer } from "./blocks";
 import { icon, iconButton } from "./dom";
 import { renderPlain, type CodeActions } from "./render";

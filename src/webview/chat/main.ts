@@ -2,27 +2,15 @@
 // extension posts (state), a windowed transcript fed by pages and deltas (transcript.ts), streams
 // tokens into the current answer, and posts typed messages back. It posts `ready` first; the
 // extension posts nothing before that. Everything received is validated.
-import { parseToWebview, type FromWebview, type ViewState } from "../../common/chatMessages";
+import { parseToWebview, type FromWebview, type ViewState } from "../../../common/chatMessages";
+import { byId, vscodeApi } from "../host";
 import { icon, iconButton } from "./dom";
 import { renderMeter } from "./meter";
 import { SearchBar } from "./search";
 import { Transcript } from "./transcript";
 
-interface VsCodeApi {
-  postMessage(message: FromWebview): void;
-  getState(): unknown;
-  setState(state: unknown): void;
-}
-declare function acquireVsCodeApi(): VsCodeApi;
-
-const vscode = acquireVsCodeApi();
+const vscode = vscodeApi<FromWebview>();
 const post = (message: FromWebview) => vscode.postMessage(message);
-
-function byId<T extends HTMLElement>(id: string): T {
-  const element = document.getElementById(id);
-  if (!element) throw new Error(`#${id} is missing from the chat view.`);
-  return element as T;
-}
 
 const transcriptElement = byId<HTMLElement>("transcript");
 const jumpPinned = byId<HTMLButtonElement>("jump-pinned");

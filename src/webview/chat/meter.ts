@@ -1,6 +1,6 @@
 // The chat's context meter: how full the KV window is, how often it shifted, how many messages left
 // it, the pin budget. "no model" (and no KV figures from before) while no model is loaded.
-import type { ViewState } from "../../common/chatMessages";
+import type { ViewState } from "../../../common/chatMessages";
 
 export function renderMeter(meter: HTMLElement, state: ViewState | undefined): void {
   meter.replaceChildren();
