@@ -15,7 +15,7 @@ import {
 } from "vscode-languageserver-protocol/node";
 import {
   completionWindow,
-  CompletionStatsRequest,
+  bench,
   InlineCompletionWindowRequest,
   maxSyncedDocumentChars,
 } from "../common/protocol";
@@ -69,9 +69,9 @@ export async function runBigDocument(
   try {
     // The first completion creates the completion context and sequence (a one-time stall that does
     // not depend on any document): one on a small document first, its stall reported apart.
-    await server.connection.sendRequest(CompletionStatsRequest.type, { resetEventLoopStall: true });
+    await server.connection.sendRequest(bench.CompletionStatsRequest.type, { resetEventLoopStall: true });
     await server.connection.sendRequest(InlineCompletionWindowRequest.type, { uri: "file:///bench/warmup.js", text: "var a=1;", offset: 8 });
-    const warmup = await server.connection.sendRequest(CompletionStatsRequest.type, { resetEventLoopStall: true });
+    const warmup = await server.connection.sendRequest(bench.CompletionStatsRequest.type, { resetEventLoopStall: true });
     const warmupStallMs = warmup.maxEventLoopStallMs ?? -1;
     const sinceId = warmup.recent.at(-1)?.id ?? 0;
     log(`  warm-up completion (creates the completion context): event loop stall ${warmupStallMs} ms`);
@@ -87,7 +87,7 @@ export async function runBigDocument(
       });
     }
     // A round trip: the open has been handled when the stats answer arrives.
-    const openStall = (await server.connection.sendRequest(CompletionStatsRequest.type, { resetEventLoopStall: true })).maxEventLoopStallMs ?? -1;
+    const openStall = (await server.connection.sendRequest(bench.CompletionStatsRequest.type, { resetEventLoopStall: true })).maxEventLoopStallMs ?? -1;
     const openMs = performance.now() - opened;
     let maxStall = openStall;
     log(`  ${synced ? "opened" : "kept (not synced)"} ${text.length} chars in ${round(openMs, 1)} ms (send + handle), stall ${openStall} ms`);
@@ -143,7 +143,7 @@ export async function runBigDocument(
         const suggestion = firstItem(result);
         if (suggestion !== undefined) suggestions++;
         // The stall since the previous line (typing, the request, its answer): reset, the maximum kept.
-        const stall = (await server.connection.sendRequest(CompletionStatsRequest.type, { resetEventLoopStall: true })).maxEventLoopStallMs ?? -1;
+        const stall = (await server.connection.sendRequest(bench.CompletionStatsRequest.type, { resetEventLoopStall: true })).maxEventLoopStallMs ?? -1;
         maxStall = Math.max(maxStall, stall);
         log(
           `  ${place.padEnd(6)} after ${JSON.stringify(typed).padEnd(10)} ${String(round(ms, 1)).padStart(6)} ms, stall ${String(stall).padStart(5)} ms → ` +
@@ -152,7 +152,7 @@ export async function runBigDocument(
       }
       text = [text.slice(0, insertAt), inserted, text.slice(insertAt)].join("");
     }
-    const stats = await server.connection.sendRequest(CompletionStatsRequest.type, { sinceId });
+    const stats = await server.connection.sendRequest(bench.CompletionStatsRequest.type, { sinceId });
     const completed = stats.recent.filter((record) => record.outcome === "completed");
     return {
       documentMB,

@@ -15,7 +15,7 @@
 // engine's own count; 0 when every eviction is an in-place shift).
 import { existsSync } from "node:fs";
 import path from "node:path";
-import { ChatSendRequest, ChatStateRequest, type ChatSendResult } from "../common/protocol";
+import { ChatSendRequest, bench, type ChatSendResult } from "../common/protocol";
 import { startReadyServer } from "../test/support/serverProcess";
 import { flag, int, machine, parseArgs, round, str, table } from "./cli";
 import { maxOf } from "../common/arrays";
@@ -70,10 +70,10 @@ async function main(): Promise<void> {
         errors++;
         say(`turn ${turn + 1}: ${error instanceof Error ? error.message : String(error)}`);
       }
-      if (turn === 0) rssStart = (await server.connection.sendRequest(ChatStateRequest.type, {})).rssBytes;
+      if (turn === 0) rssStart = (await server.connection.sendRequest(bench.ChatStateRequest.type, {})).rssBytes;
       if (!json && (turn + 1) % 50 === 0) say(`… ${turn + 1} turns`);
     }
-    const state = await server.connection.sendRequest(ChatStateRequest.type, {});
+    const state = await server.connection.sendRequest(bench.ChatStateRequest.type, {});
     const stats = state.stats;
     const n = Math.max(10, Math.ceil(results.length / 10));
     const msPerToken = (slice: ChatSendResult[]) => {

@@ -28,7 +28,7 @@ import {
   ChatResetRequest,
   ChatSendRequest,
   ChatTokenNotification,
-  CompletionStatsRequest,
+  bench,
   DiagnosticsRequest,
   ResetCacheRequest,
   type ChatHistoryMessage,
@@ -224,7 +224,7 @@ async function main(): Promise<void> {
       kvCellsMax = Math.max(kvCellsMax, sequence.kvCells);
       realContextSize ||= sequence.contextSize;
     }
-    await request("completionStats", () => server.connection.sendRequest(CompletionStatsRequest.type, { sinceId: 0 }));
+    await request("completionStats", () => server.connection.sendRequest(bench.CompletionStatsRequest.type, { sinceId: 0 }));
   }
 
   const started = performance.now();

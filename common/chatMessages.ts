@@ -3,7 +3,7 @@
 // webview checks what it gets as well. Pure: no `vscode`, no DOM.
 import type { ViewWindow } from "./chatWindow";
 import type { ChatCancelReason, ServerState } from "./protocol";
-import { isInteger, isRecord, isString } from "./validate";
+import { boolean, int, isInteger, isRecord, isString, object, oneOf, parse, refine, string, tagged } from "./validate";
 
 export const chatMessageLimits = {
   id: 128,
@@ -44,39 +44,30 @@ export type FromWebview =
 
 const isId = (value: unknown): value is string => isString(value, chatMessageLimits.id) && value.length > 0;
 
+const id = string(chatMessageLimits.id, 1);
+const nonEmpty = (max: number) => refine(string(max), (text) => text.trim() !== "", "must not be empty");
+const codeText = object({ text: string(chatMessageLimits.code) });
+const openChat = object({ chatId: id });
+
+const fromWebview = tagged({
+  ready: object({}),
+  stop: object({}),
+  openSettings: object({}),
+  send: object({ text: nonEmpty(chatMessageLimits.text) }),
+  openChat,
+  deleteChat: openChat,
+  pin: object({ messageId: id, pinned: boolean }),
+  copy: codeText,
+  insert: codeText,
+  attach: object({ what: oneOf("selection", "file") }),
+  removeAttachment: object({ index: int(0, chatMessageLimits.attachments - 1) }),
+  page: object({ chatId: id, start: int(0, Number.MAX_SAFE_INTEGER), count: int(1, chatMessageLimits.page) }),
+  search: object({ chatId: id, query: string(chatMessageLimits.query) }),
+});
+
 /** The typed message, or undefined for anything malformed (which the extension logs and drops). */
 export function parseFromWebview(raw: unknown): FromWebview | undefined {
-  if (!isRecord(raw) || typeof raw.type !== "string") return undefined;
-  switch (raw.type) {
-    case "ready":
-    case "stop":
-    case "openSettings":
-      return { type: raw.type };
-    case "send":
-      return isString(raw.text, chatMessageLimits.text) && raw.text.trim() !== "" ? { type: "send", text: raw.text } : undefined;
-    case "openChat":
-    case "deleteChat":
-      return isId(raw.chatId) ? { type: raw.type, chatId: raw.chatId } : undefined;
-    case "pin":
-      return isId(raw.messageId) && typeof raw.pinned === "boolean"
-        ? { type: "pin", messageId: raw.messageId, pinned: raw.pinned }
-        : undefined;
-    case "copy":
-    case "insert":
-      return isString(raw.text, chatMessageLimits.code) ? { type: raw.type, text: raw.text } : undefined;
-    case "attach":
-      return raw.what === "selection" || raw.what === "file" ? { type: "attach", what: raw.what } : undefined;
-    case "removeAttachment":
-      return isInteger(raw.index, 0, chatMessageLimits.attachments - 1) ? { type: "removeAttachment", index: raw.index } : undefined;
-    case "page":
-      return isId(raw.chatId) && isInteger(raw.start, 0, Number.MAX_SAFE_INTEGER) && isInteger(raw.count, 1, chatMessageLimits.page)
-        ? { type: "page", chatId: raw.chatId, start: raw.start, count: raw.count }
-        : undefined;
-    case "search":
-      return isId(raw.chatId) && isString(raw.query, chatMessageLimits.query) ? { type: "search", chatId: raw.chatId, query: raw.query } : undefined;
-    default:
-      return undefined;
-  }
+  return parse(fromWebview, raw);
 }
 
 // ---- extension → webview ----

@@ -1,5 +1,5 @@
 // Which messages of a chat the model can no longer see, from the server's bounded window state
-// (a boundary plus a few exceptions, common/protocol.ts ChatWindowState). Pure: no `vscode`, no DOM.
+// (a boundary plus a few exceptions, common/protocol/chat.ts ChatWindowState). Pure: no `vscode`, no DOM.
 import type { ChatWindowState } from "./protocol";
 
 /** The window state as the chat view gets it: `boundary` is the index (in the whole chat, archived

@@ -3,7 +3,7 @@
 // bar's KV fill text, and the validation of messages coming back from the webview. Pure (no vscode,
 // no DOM): the webview only renders these strings with textContent.
 import type { DiagnosticsSnapshot, KvFill, SequenceDiagnostics } from "./protocol";
-import { isRecord, isString } from "./validate";
+import { object, parse, refine, string, tagged } from "./validate";
 
 export interface Row {
   label: string;
@@ -269,18 +269,15 @@ export type WebviewMessage =
   | { type: "resetCache"; label: string }
   | { type: "restartServer" };
 
+const webviewMessage = tagged({
+  ready: object({}),
+  copy: object({}),
+  restartServer: object({}),
+  resetCache: object({ label: refine(string(64), (label) => /^[a-z][a-z0-9-]*$/.test(label), "must be a sequence label") }),
+});
+
 export function parseWebviewMessage(raw: unknown): WebviewMessage | undefined {
-  if (!isRecord(raw) || !isString(raw.type, 32)) return undefined;
-  switch (raw.type) {
-    case "ready":
-    case "copy":
-    case "restartServer":
-      return { type: raw.type };
-    case "resetCache":
-      return isString(raw.label, 64) && /^[a-z][a-z0-9-]*$/.test(raw.label) ? { type: "resetCache", label: raw.label } : undefined;
-    default:
-      return undefined;
-  }
+  return parse(webviewMessage, raw);
 }
 
 /** Messages the extension posts to the webview. */

@@ -8,7 +8,7 @@ import type { ServerStatus } from "../common/protocol";
 import type { SettingProblem, Settings } from "../common/settings";
 import { loadLlamaCpp, type LlamaCpp } from "./llamaRuntime";
 import { errorMessage, type Logger } from "./log";
-import { contextNeedsReload, nextContextSize, resolveContextSettings, type ResolvedSettings } from "./contextSize";
+import { contextNeedsReload, joinWarnings, nextContextSize, resolveContextSettings, type ResolvedSettings } from "./contextSize";
 import { checkModelFile, ModelFileError, modelDisplayName } from "./model/modelFile";
 import { contextWarning } from "./model/memoryBudget";
 import { memoryGuard } from "./model/memoryGuard";
@@ -70,6 +70,8 @@ export class Engine {
   private threadsTold: Settings["threads"] | undefined;
   /** The status the loaded model was announced with (restored when a failed choice is undone). */
   private readyStatus: ServerStatus | undefined;
+  /** Sink/shift settings lowered to fit an explicit context size (see resolvedSettings). */
+  private fitWarning: string | undefined;
 
   constructor(
     private readonly log: Logger,
@@ -180,16 +182,21 @@ export class Engine {
 
   /** The warning about a context past the trained one follows a context-only change. */
   private updateContextWarning(size: number, trainContextSize: number | undefined): void {
-    const warning = contextWarning(size, trainContextSize);
+    const note = contextWarning(size, trainContextSize);
+    const warning = joinWarnings(note, this.fitWarning);
     if (warning === this.status.warning) return;
-    if (warning) this.log.warn(warning);
+    if (note) this.log.warn(note);
     if (this.status.state === "ready") this.setStatus({ ...this.status, warning });
   }
 
   private resolvedSettings(settings: Settings, contextSize: number): ResolvedSettings {
     const problems: SettingProblem[] = [];
     const resolved = resolveContextSettings(settings, contextSize, problems);
-    for (const problem of problems) this.log.warn(problem.message);
+    // Sinks/shift too large for an explicit size are shown to the user with the ready status
+    // (a notification, like every settings problem); with "auto" they are logged.
+    const explicit = settings.context.size !== "auto";
+    if (!explicit) for (const problem of problems) this.log.warn(problem.message);
+    this.fitWarning = explicit && problems.length > 0 ? problems.map((problem) => problem.message).join(" ") : undefined;
     return resolved;
   }
 
@@ -326,7 +333,7 @@ export class Engine {
       modelPath,
       backend,
       deviceNames,
-      warning: budget.contextWarning,
+      warning: joinWarnings(budget.contextWarning, this.fitWarning),
     });
     this.notifyReady(this.loaded);
   }

@@ -27,11 +27,5 @@ export function connectionLogger(connection: Connection, initial: LogLevel = "in
   };
 }
 
-export function errorMessage(error: unknown): string {
-  // node-llama-cpp's DisposedError: the model or context went away under a running request.
-  if (error instanceof Error && (error.name === "DisposedError" || error.message === "Object is disposed")) {
-    return "the model was reloaded or changed while this request ran (new settings or another model were applied); try again";
-  }
-  if (error instanceof Error) return error.message;
-  return String(error);
-}
+/** The one errorMessage lives in common/errors.ts; re-exported for the server's modules. */
+export { errorMessage } from "../common/errors";

@@ -1,11 +1,11 @@
 // The StreamSink language server process: started by the extension over IPC, it owns llama.cpp
-// (through the engine) and answers the protocol in common/protocol.ts. Each feature is one folder
+// (through the engine) and answers the protocol in common/protocol/. Each feature is one folder
 // with `register(ctx): Disposable` (server/feature.ts); this file builds the one ServerContext,
 // registers them into one store, and disposes it on shutdown.
 import { createConnection, ProposedFeatures, TextDocuments, TextDocumentSyncKind } from "vscode-languageserver/node";
 import { TextDocument } from "vscode-languageserver-textdocument";
 import { DisposableStore } from "../common/disposable";
-import { ConfigureNotification, ServerStatusNotification } from "../common/protocol";
+import { ConfigureNotification, ErrorCodes, ServerStatusNotification } from "../common/protocol";
 import { register as registerChat } from "./chat";
 import { register as registerCompletion } from "./completion";
 import { ClientConfiguration } from "./configuration";
@@ -27,7 +27,7 @@ const connection = createConnection(ProposedFeatures.all, reader, writer, {
   cancelUndispatched: (message) => ({
     jsonrpc: "2.0",
     id: (message as { id?: number | string | null }).id ?? null,
-    error: { code: -32_800 /* LSPErrorCodes.RequestCancelled */, message: "Cancelled before it started." },
+    error: { code: ErrorCodes.requestCancelled, message: "Cancelled before it started." },
   }),
 });
 const log = connectionLogger(connection);

@@ -15,6 +15,7 @@ import type { Settings } from "../common/settings";
 import { logChannel, log } from "./log";
 import { CrashRecovery, logCrash } from "./reliability/crashRecovery";
 import { ServerProcessLauncher } from "./reliability/serverProcess";
+import { errorMessage } from "../common/errors";
 
 export class ServerConnection implements vscode.Disposable {
   private client: LanguageClient | undefined;
@@ -96,7 +97,7 @@ export class ServerConnection implements vscode.Disposable {
     try {
       await client.start();
     } catch (error) {
-      const message = `The StreamSink server could not start: ${error instanceof Error ? error.message : String(error)}`;
+      const message = `The StreamSink server could not start: ${errorMessage(error)}`;
       log.error(message);
       this.setStatus({ state: "error", message });
       return;
@@ -114,7 +115,7 @@ export class ServerConnection implements vscode.Disposable {
       try {
         await client.stop(5000);
       } catch (error) {
-        log.warn(`Stopping the server: ${error instanceof Error ? error.message : String(error)}`);
+        log.warn(`Stopping the server: ${errorMessage(error)}`);
       }
     }
   }

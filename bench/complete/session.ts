@@ -10,7 +10,7 @@ import {
   InlineCompletionTriggerKind,
 } from "vscode-languageserver-protocol/node";
 import { maxOf } from "../../common/arrays";
-import { CompletionStatsRequest, type CompletionRequestRecord } from "../../common/protocol";
+import { bench } from "../../common/protocol";
 import { SuggestionCache } from "../../common/suggestionCache";
 import { cancellableDelay } from "../../src/completion/debounce";
 import { firstItem, positionAt } from "../../test/support/inlineCompletion";
@@ -83,10 +83,10 @@ export async function runSession(options: {
   let debounced = 0;
   let clientHits = 0;
   let clientErrors = 0;
-  const records = new Map<number, CompletionRequestRecord>();
+  const records = new Map<number, bench.CompletionRequestRecord>();
   const collect = async () => {
     const since = records.size === 0 ? 0 : maxOf([...records.keys()]);
-    const stats = await server.connection.sendRequest(CompletionStatsRequest.type, { sinceId: since });
+    const stats = await server.connection.sendRequest(bench.CompletionStatsRequest.type, { sinceId: since });
     for (const record of stats.recent) records.set(record.id, record);
     return stats;
   };
@@ -191,7 +191,7 @@ export async function runSession(options: {
   const completed = all.filter((record) => record.outcome === "completed");
   const promptSum = completed.reduce((sum, record) => sum + record.promptTokens, 0);
   const reusedSum = completed.reduce((sum, record) => sum + record.reusedTokens, 0);
-  const count = (outcome: CompletionRequestRecord["outcome"]) => all.filter((record) => record.outcome === outcome).length;
+  const count = (outcome: bench.CompletionRequestRecord["outcome"]) => all.filter((record) => record.outcome === outcome).length;
   return {
     requests,
     p50Ms: round(percentile(latencies, 50), 1),

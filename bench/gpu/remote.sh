@@ -67,6 +67,7 @@ bench() {
         --bandwidth-gbs "${bw:-0}" --read-bandwidth-gbs "${rbw:-0}" --tflops "${tf:-0}" --label "Qwen2.5-Coder-1.5B shape, RANDOM weights, f16" ;;
     shift-tinycoder) bench_run "$1" 180 bench/gpu/shift.mjs --model "$tiny" --text "$corpus" --context 4096 --sinks 4 --shift 256 --generate 2048 --recompute 16 --label "tinycoder-16m f16" ;;
     shift-qwen) bench_run "$1" 240 bench/gpu/shift.mjs --model "$qwen" --text "$corpus" --context 4096 --sinks 4 --shift 256 --generate 2048 --recompute 16 --label "Qwen2.5-Coder-1.5B shape, RANDOM weights, f16" ;;
+    shift-qwen-512) bench_run "$1" 240 bench/gpu/shift.mjs --model "$qwen" --text "$corpus" --context 4096 --sinks 4 --shift 512 --generate 2048 --recompute 4 --label "Qwen2.5-Coder-1.5B shape, RANDOM weights, f16, 512 evicted per shift" ;;
     fim-qwen) bench_run "$1" 240 bench/gpu/fim.mjs --model "$qwen" --text "$corpus" --context 4096 --max-tokens 16 --requests 80 --label "Qwen2.5-Coder-1.5B shape, RANDOM weights, f16" ;;
     speed-qwen-greedy) bench_run "$1" 240 bench/gpu/speed.mjs --model "$qwen" --text "$corpus" --context 4096 --prompt 2048 --decode 256 --reps 3 \
         --bandwidth-gbs "${bw:-0}" --read-bandwidth-gbs "${rbw:-0}" --tflops "${tf:-0}" --temperature 0 --label "Qwen2.5-Coder-1.5B shape, RANDOM weights, f16, greedy" ;;

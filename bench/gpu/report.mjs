@@ -150,6 +150,21 @@ for (const { name, r } of runs) {
   }
 }
 p();
+p("Jitter: inter-token latency over the same 2048 decoded tokens, with and without the tokens that carried a shift, and the shifts' " +
+  "share of the decode time (Σ of each shift token's time over the median token ÷ Σ of all token times). Targets: p99 ≤ 1.5 × p50, overhead ≤ 1%.");
+p();
+p(head(["run", "model", "shifts", "p50 ms", "p99 ms", "max ms", "p50 / p99 without shift tokens", "p99 ÷ p50", "amortized shift overhead", "targets (p99 / overhead)"]));
+for (const { name, r } of runs) {
+  for (const k of ["shift-tinycoder", "shift-qwen", "shift-qwen-512"]) {
+    const d = r[k];
+    if (!d?.interTokenMs) continue;
+    const t = d.interTokenMs;
+    const ratio = t.all.p99 / t.all.p50;
+    p(row([name, d.label, d.shift.count, f(t.all.p50, 3), f(t.all.p99, 3), f(t.all.max, 2), `${f(t.withoutShifts.p50, 3)} / ${f(t.withoutShifts.p99, 3)}`,
+      f(ratio, 3), `${f(d.amortizedShiftOverhead * 100, 2)}%`, `${ok(ratio <= 1.5)} / ${ok(d.amortizedShiftOverhead <= 0.01)}`]));
+  }
+}
+p();
 
 p("### Inline completion latency (server/completion/service.ts through the Engine, KV reuse via StreamingSequence.syncTo)");
 p();

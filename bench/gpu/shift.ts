@@ -79,6 +79,14 @@ async function main(): Promise<void> {
   const eraseMs = events.filter((e) => e.atToken > 0).map((e) => e.event.ms);
   const shiftExtra = afterShift.map((ms) => ms - normalMedian);
   const sinksMsPerToken = mean(steady);
+  // Jitter (issue 12 item 4): inter-token latency with the shift tokens and without them, and the
+  // shifts' share of the decode time (each shift token's time over the median token).
+  const interTokenMs = {
+    all: { p50: round(percentile(steady, 50), 4), p99: round(percentile(steady, 99), 4), max: round(maxOf(steady), 4) },
+    withoutShifts: { p50: round(percentile(normal, 50), 4), p99: round(percentile(normal, 99), 4) },
+  };
+  const shiftOverheadMs = shiftExtra.reduce((sum, ms) => sum + Math.max(0, ms), 0);
+  const amortizedShiftOverhead = round(shiftOverheadMs / steady.reduce((sum, ms) => sum + ms, 0), 5);
 
   // ---- recompute: fresh cache of the last `capacity` tokens for every token ----
   const sequence = context.getSequence();
@@ -146,6 +154,9 @@ async function main(): Promise<void> {
       recompute: round(recomputeMsPerToken, 3),
     },
     recomputeOverSinks: round(recomputeMsPerToken / sinksMsPerToken, 1),
+    interTokenMs,
+    /** Σ (shift token − median token) ÷ Σ token times over the whole decode. */
+    amortizedShiftOverhead,
     recomputeSamples: recomputeMs.length,
     shift: {
       count: eraseMs.length,
@@ -171,6 +182,9 @@ async function main(): Promise<void> {
         ["shift: erase call ms p50 / max", `${result.shift.eraseCallMs.p50} / ${result.shift.eraseCallMs.max}`],
         ["shift: next token extra ms p50 / max", `${result.shift.nextTokenExtraMs.p50} / ${result.shift.nextTokenExtraMs.max}`],
         ["shift: total ms (p50)", result.shift.totalMs],
+        ["inter-token ms p50 / p99 / max (all tokens)", `${interTokenMs.all.p50} / ${interTokenMs.all.p99} / ${interTokenMs.all.max}`],
+        ["inter-token ms p50 / p99 (without shift tokens)", `${interTokenMs.withoutShifts.p50} / ${interTokenMs.withoutShifts.p99}`],
+        ["amortized shift overhead (share of decode time)", `${round(amortizedShiftOverhead * 100, 3)}%`],
         ["sinks intact", String(sinksIntact)],
       ],
     ),

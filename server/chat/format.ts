@@ -17,6 +17,7 @@ import { appendAll } from "../../common/arrays";
 import type { ChatHistoryItem, ChatWrapper, LlamaModel, LlamaText, LlamaTextJSONValue, Token } from "node-llama-cpp";
 import type { LlamaCpp } from "../llamaRuntime";
 import { specialTokensOf } from "./specialTokens";
+import { errorMessage } from "../../common/errors";
 
 export const defaultSystemPrompt =
   "You are StreamSink, a concise coding assistant running locally in the user's editor. " +
@@ -211,7 +212,7 @@ export class TurnFormatter {
       }
       return undefined;
     } catch (error) {
-      return `failed to render (${error instanceof Error ? error.message : String(error)})`;
+      return `failed to render (${errorMessage(error)})`;
     }
   }
 

@@ -1,4 +1,4 @@
-// The chat feature of the server: answers the chat messages of common/protocol.ts ("--- chat ---")
+// The chat feature of the server: answers the chat messages of common/protocol/chat.ts
 // with ONE StreamingLLM stream (stream.ts) on its own context of streamsink.context.size tokens
 // (service.ts). Cancelling a ChatSendRequest aborts the sampler between tokens; the result then
 // says how long it took from the cancellation's arrival to the sequence being free.
@@ -11,7 +11,7 @@
 // with a note in the log and the stream is rebuilt from the history the client sends.
 import { ResponseError, type CancellationToken } from "vscode-languageserver/node";
 import { DisposableStore, type Disposable } from "../../common/disposable";
-import { ChatOpenRequest, ChatPinRequest, ChatResetRequest, ChatSendRequest, ChatStateRequest, ErrorCodes } from "../../common/protocol";
+import { bench, ChatOpenRequest, ChatPinRequest, ChatResetRequest, ChatSendRequest, ErrorCodes } from "../../common/protocol";
 import type { ServerContext } from "../feature";
 import { checkChatResetParams } from "./params";
 import { ChatService } from "./service";
@@ -39,6 +39,6 @@ export function register(ctx: ServerContext): Disposable {
   );
   store.add(connection.onRequest(ChatOpenRequest.method, (params: unknown) => service.open(params)));
   store.add(connection.onRequest(ChatPinRequest.method, (params: unknown) => service.pin(params)));
-  store.add(connection.onRequest(ChatStateRequest.method, () => service.state()));
+  store.add(connection.onRequest(bench.ChatStateRequest.method, () => service.state()));
   return store;
 }

@@ -1,7 +1,9 @@
 // Validation of the chat protocol's parameters on receipt (the client is trusted no more than any
 // other process). Pure: returns the typed value or a message saying what is wrong.
 import type { ChatHistoryMessage, ChatOpenParams, ChatPinParams, ChatResetParams, ChatSendParams } from "../../common/protocol";
-import { isFiniteIn, isInteger, isRecord, isString } from "../../common/validate";
+import { array, boolean, check, int, number, object, oneOf, optional, refine, string, withMessage, type Checked } from "../../common/validate";
+
+export type { Checked } from "../../common/validate";
 
 export const chatLimits = {
   idLength: 128,
@@ -13,83 +15,74 @@ export const chatLimits = {
   defaultTemperature: 0.7,
 } as const;
 
-export type Checked<T> = { ok: true; value: T } | { ok: false; message: string };
+const id = string(chatLimits.idLength, 1);
+const idMessage = `must be a string of 1..${chatLimits.idLength} characters.`;
 
-function isId(value: unknown): value is string {
-  return isString(value, chatLimits.idLength) && value.length > 0;
-}
+const historyMessage = object({
+  id,
+  role: oneOf("user", "assistant"),
+  text: string(chatLimits.textLength),
+  pinned: optional(boolean),
+});
 
-function historyMessage(value: unknown): value is ChatHistoryMessage {
-  return (
-    isRecord(value) &&
-    isId(value.id) &&
-    (value.role === "user" || value.role === "assistant") &&
-    isString(value.text, chatLimits.textLength) &&
-    (value.pinned === undefined || typeof value.pinned === "boolean")
-  );
-}
+const chatId = withMessage(id, `chatId ${idMessage}`);
+const history = withMessage(array(historyMessage, chatLimits.historyMessages), (failure) =>
+  failure.at === undefined
+    ? `history must be an array of at most ${chatLimits.historyMessages} messages.`
+    : `history${failure.at.replace(/^(\[\d+\]).*$/, "$1")} must be {id, role: "user" | "assistant", text, pinned?}.`,
+);
+/** The top-level failure of an object whose fields all have their own messages: not an object. */
+const objectMessage = (failure: { message: string; final?: true }) => (failure.final ? failure.message : "parameters must be an object.");
 
-function checkHistory(history: unknown): string | undefined {
-  if (!Array.isArray(history) || history.length > chatLimits.historyMessages) {
-    return `history must be an array of at most ${chatLimits.historyMessages} messages.`;
-  }
-  const badIndex = history.findIndex((message) => !historyMessage(message));
-  if (badIndex >= 0) return `history[${badIndex}] must be {id, role: "user" | "assistant", text, pinned?}.`;
-  return undefined;
-}
+const openParams = withMessage(object({ chatId, history }), objectMessage);
 
 export function checkChatOpenParams(raw: unknown): Checked<ChatOpenParams> {
-  const bad = (message: string): Checked<never> => ({ ok: false, message: `streamsink/chat/open: ${message}` });
-  if (!isRecord(raw)) return bad("parameters must be an object.");
-  if (!isId(raw.chatId)) return bad(`chatId must be a string of 1..${chatLimits.idLength} characters.`);
-  const historyProblem = checkHistory(raw.history);
-  if (historyProblem !== undefined) return bad(historyProblem);
-  return { ok: true, value: { chatId: raw.chatId, history: raw.history as ChatHistoryMessage[] } };
+  const checked = check(openParams, raw, "streamsink/chat/open: ");
+  return checked.ok ? { ok: true, value: { chatId: checked.value.chatId, history: checked.value.history as ChatHistoryMessage[] } } : checked;
 }
 
+const sendParams = object({
+  chatId,
+  userMessageId: withMessage(id, `userMessageId and assistantMessageId ${idMessage.replace("a string", "strings")}`),
+  assistantMessageId: withMessage(id, `userMessageId and assistantMessageId ${idMessage.replace("a string", "strings")}`),
+  text: withMessage(
+    refine(string(chatLimits.textLength), (text) => text.trim() !== "", "empty"),
+    `text must be a non-empty string of at most ${chatLimits.textLength} characters.`,
+  ),
+  history,
+  maxTokens: withMessage(optional(int(1, chatLimits.maxTokens)), `maxTokens must be an integer in 1..${chatLimits.maxTokens}.`),
+  temperature: withMessage(optional(number(0, 2)), "temperature must be in 0..2."),
+  seed: withMessage(optional(int(0, 2 ** 31 - 1)), "seed must be a non-negative integer."),
+});
+
 export function checkChatSendParams(raw: unknown): Checked<Required<Omit<ChatSendParams, "seed">> & { seed?: number }> {
-  const bad = (message: string): Checked<never> => ({ ok: false, message: `streamsink/chat/send: ${message}` });
-  if (!isRecord(raw)) return bad("parameters must be an object.");
-  if (!isId(raw.chatId)) return bad(`chatId must be a string of 1..${chatLimits.idLength} characters.`);
-  if (!isId(raw.userMessageId) || !isId(raw.assistantMessageId)) {
-    return bad(`userMessageId and assistantMessageId must be strings of 1..${chatLimits.idLength} characters.`);
-  }
-  if (!isString(raw.text, chatLimits.textLength) || raw.text.trim() === "") {
-    return bad(`text must be a non-empty string of at most ${chatLimits.textLength} characters.`);
-  }
-  const historyProblem = checkHistory(raw.history);
-  if (historyProblem !== undefined) return bad(historyProblem);
-  if (raw.maxTokens !== undefined && !isInteger(raw.maxTokens, 1, chatLimits.maxTokens)) {
-    return bad(`maxTokens must be an integer in 1..${chatLimits.maxTokens}.`);
-  }
-  if (raw.temperature !== undefined && !isFiniteIn(raw.temperature, 0, 2)) return bad("temperature must be in 0..2.");
-  if (raw.seed !== undefined && !isInteger(raw.seed, 0, 2 ** 31 - 1)) return bad("seed must be a non-negative integer.");
+  const checked = check(withMessage(sendParams, objectMessage), raw, "streamsink/chat/send: ");
+  if (!checked.ok) return checked;
+  const { maxTokens, temperature, seed, history, ...rest } = checked.value;
   return {
     ok: true,
     value: {
-      chatId: raw.chatId,
-      userMessageId: raw.userMessageId,
-      assistantMessageId: raw.assistantMessageId,
-      text: raw.text,
-      history: raw.history as ChatHistoryMessage[],
-      maxTokens: (raw.maxTokens as number | undefined) ?? chatLimits.defaultMaxTokens,
-      temperature: (raw.temperature as number | undefined) ?? chatLimits.defaultTemperature,
-      ...(raw.seed !== undefined ? { seed: raw.seed as number } : {}),
+      ...rest,
+      history: history as ChatHistoryMessage[],
+      maxTokens: maxTokens ?? chatLimits.defaultMaxTokens,
+      temperature: temperature ?? chatLimits.defaultTemperature,
+      ...(seed !== undefined ? { seed } : {}),
     },
   };
 }
 
+const resetParams = withMessage(object({ chatId: optional(id) }), "streamsink/chat/reset: expected {chatId?: string}.");
+
 export function checkChatResetParams(raw: unknown): Checked<ChatResetParams> {
   if (raw === undefined || raw === null) return { ok: true, value: {} };
-  if (!isRecord(raw) || (raw.chatId !== undefined && !isId(raw.chatId))) {
-    return { ok: false, message: "streamsink/chat/reset: expected {chatId?: string}." };
-  }
-  return { ok: true, value: raw.chatId === undefined ? {} : { chatId: raw.chatId } };
+  return check(resetParams, raw);
 }
 
+const pinParams = withMessage(
+  object({ chatId: id, messageId: id, pinned: boolean }),
+  "streamsink/chat/pin: expected {chatId: string, messageId: string, pinned: boolean}.",
+);
+
 export function checkChatPinParams(raw: unknown): Checked<ChatPinParams> {
-  if (!isRecord(raw) || !isId(raw.chatId) || !isId(raw.messageId) || typeof raw.pinned !== "boolean") {
-    return { ok: false, message: "streamsink/chat/pin: expected {chatId: string, messageId: string, pinned: boolean}." };
-  }
-  return { ok: true, value: { chatId: raw.chatId, messageId: raw.messageId, pinned: raw.pinned } };
+  return check(pinParams, raw);
 }

@@ -12,7 +12,7 @@ import {
   type ChatPinResult,
   type ChatRestoreReport,
   type ChatSendResult,
-  type ChatStateResult,
+  bench,
 } from "../../common/protocol";
 import { ModelNotReadyError, type LoadedModel } from "../engine";
 import { errorMessage } from "../log";
@@ -99,7 +99,7 @@ export class ChatService {
     const params = checked.value;
     if (this.running) {
       throw new ResponseError(
-        ErrorCodes.invalidParams,
+        ErrorCodes.chatBusy,
         "StreamSink is still answering the previous message. Stop it (Escape) or wait for it to finish.",
       );
     }
@@ -167,7 +167,7 @@ export class ChatService {
       // The stream may be inconsistent after an unexpected failure: start the next message afresh
       // (the client sends the history, so nothing is lost).
       await this.lifecycle.run(() => this.dropStream());
-      throw new ResponseError(-32_603, `The chat answer failed: ${errorMessage(error)}. The conversation is kept; send again to continue.`);
+      throw new ResponseError(ErrorCodes.internalError, `The chat answer failed: ${errorMessage(error)}. The conversation is kept; send again to continue.`);
     } finally {
       subscription.dispose();
       if (this.running === running) this.running = undefined;
@@ -230,7 +230,7 @@ export class ChatService {
     return { ...result, window };
   }
 
-  state(): ChatStateResult {
+  state(): bench.ChatStateResult {
     const stream = this.stream;
     return {
       chatId: stream?.chatId,

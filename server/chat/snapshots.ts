@@ -3,7 +3,7 @@
 // after a restart or a window reload (server/kv/snapshot.ts does the file format and its checks).
 import { createHash } from "node:crypto";
 import type { LlamaContext } from "node-llama-cpp";
-import type { ChatHistoryMessage, ChatRestoreReport, ChatStateResult } from "../../common/protocol";
+import type { bench, ChatHistoryMessage, ChatRestoreReport } from "../../common/protocol";
 import type { LoadedModel } from "../engine";
 import { errorMessage, type Logger } from "../log";
 import { modelIdentity, SnapshotStore, snapshotMismatch, type SnapshotIdentity } from "../kv/snapshot";
@@ -31,7 +31,7 @@ async function snapshotIdentity(loaded: LoadedModel, context: LlamaContext): Pro
 export class ChatSnapshots {
   private store: SnapshotStore | undefined;
   /** The last snapshot saved in this process (chat state, diagnostics). */
-  last: ChatStateResult["snapshot"];
+  last: bench.ChatStateResult["snapshot"];
 
   constructor(private readonly log: Logger) {}
 

@@ -5,12 +5,12 @@ import { ResponseError } from "vscode-languageserver/node";
 import { DisposableStore, type Disposable } from "../../common/disposable";
 import {
   completionWindowChars,
-  CompletionStatsRequest,
+  bench,
   ErrorCodes,
   InlineCompletionWindowRequest,
   type InlineCompletionWindowParams,
 } from "../../common/protocol";
-import { isInteger, isRecord, isString } from "../../common/validate";
+import { check, int, isInteger, isRecord, object, refine, string, withMessage } from "../../common/validate";
 import { maxEventLoopStallMs, resetEventLoopStall, startEventLoopMonitor } from "../eventLoop";
 import type { ServerContext } from "../feature";
 import { errorMessage } from "../log";
@@ -19,14 +19,14 @@ import { CompletionService } from "./service";
 /** Longest window text accepted (the client sends at most before + after characters). */
 const windowLimit = completionWindowChars.before + completionWindowChars.after + 65_536;
 
-function validWindowParams(params: unknown): params is InlineCompletionWindowParams {
-  return (
-    isRecord(params) &&
-    isString(params.uri, 4096) &&
-    isString(params.text, windowLimit) &&
-    isInteger(params.offset, 0, params.text.length)
-  );
-}
+const windowParams = withMessage(
+  refine(
+    object({ uri: string(4096), text: string(windowLimit), offset: int(0, Number.MAX_SAFE_INTEGER) }),
+    (params) => params.offset <= params.text.length,
+    "offset past the text",
+  ),
+  `${InlineCompletionWindowRequest.method} needs {uri: string, text: string of at most ${windowLimit} characters, offset: 0..text.length}.`,
+);
 
 export function register({ connection, engine, log, sequences, documents }: ServerContext): Disposable {
   startEventLoopMonitor();
@@ -44,13 +44,10 @@ export function register({ connection, engine, log, sequences, documents }: Serv
       return null;
     }
   }));
-  features.add(connection.onRequest(InlineCompletionWindowRequest.type, async (params, token) => {
-    if (!validWindowParams(params)) {
-      throw new ResponseError(
-        ErrorCodes.invalidParams,
-        `${InlineCompletionWindowRequest.method} needs {uri: string, text: string of at most ${windowLimit} characters, offset: 0..text.length}.`,
-      );
-    }
+  features.add(connection.onRequest(InlineCompletionWindowRequest.type, async (raw, token) => {
+    const checked = check(windowParams, raw);
+    if (!checked.ok) throw new ResponseError(ErrorCodes.invalidParams, checked.message);
+    const params: InlineCompletionWindowParams = checked.value;
     try {
       const position = { line: 0, character: 0 };
       const list = await service.complete({ textDocument: { uri: params.uri }, position, context: { triggerKind: 1 } }, token, params);
@@ -61,7 +58,7 @@ export function register({ connection, engine, log, sequences, documents }: Serv
       return null;
     }
   }));
-  features.add(connection.onRequest(CompletionStatsRequest.type, (params) => {
+  features.add(connection.onRequest(bench.CompletionStatsRequest.type, (params) => {
     const sinceId = isRecord(params) && isInteger(params.sinceId, 0, Number.MAX_SAFE_INTEGER) ? params.sinceId : 0;
     const stats = { ...service.stats(sinceId), maxEventLoopStallMs: maxEventLoopStallMs() };
     if (isRecord(params) && params.resetEventLoopStall === true) resetEventLoopStall();

@@ -10,11 +10,7 @@
 import type { LlamaContext, LlamaModel, Token } from "node-llama-cpp";
 import type { InlineCompletionList, InlineCompletionParams } from "vscode-languageserver/node";
 import type { TextDocument } from "vscode-languageserver-textdocument";
-import type {
-  CompletionOutcome,
-  CompletionRequestRecord,
-  CompletionStatsResult,
-} from "../../common/protocol";
+import type { bench } from "../../common/protocol";
 import { defaultSettings, type CompletionSettings } from "../../common/settings";
 import { SuggestionCache } from "../../common/suggestionCache";
 import type { Engine, LoadedModel, ModelListener } from "../engine";
@@ -59,8 +55,8 @@ export class CompletionService implements ModelListener {
   private sequencesCreated = 0;
   private sequencesDisposed = 0;
   private nextId = 0;
-  private records: CompletionRequestRecord[] = [];
-  private active: CompletionStatsResult["active"];
+  private records: bench.CompletionRequestRecord[] = [];
+  private active: bench.CompletionStatsResult["active"];
 
   constructor(
     private readonly engine: Pick<Engine, "createContext" | "currentSettings">,
@@ -98,7 +94,7 @@ export class CompletionService implements ModelListener {
     return this.sequence?.disposed === false ? this.sequence.stats() : undefined;
   }
 
-  stats(sinceId = 0): CompletionStatsResult {
+  stats(sinceId = 0): bench.CompletionStatsResult {
     return {
       ...this.counts,
       sequencesCreated: this.sequencesCreated,
@@ -124,7 +120,7 @@ export class CompletionService implements ModelListener {
     const started = performance.now();
     const id = ++this.nextId;
     this.counts.requests++;
-    const record = (outcome: CompletionOutcome, fields: Partial<CompletionRequestRecord> = {}) => {
+    const record = (outcome: bench.CompletionOutcome, fields: Partial<bench.CompletionRequestRecord> = {}) => {
       this.records.push({
         id,
         outcome,
@@ -179,7 +175,7 @@ export class CompletionService implements ModelListener {
           return null;
         }
         this.counts.modelCalls++;
-        const fields: Partial<CompletionRequestRecord> = {};
+        const fields: Partial<bench.CompletionRequestRecord> = {};
         this.active = { id, phase: "prompt", generatedTokens: 0 };
         try {
           const view = withoutCursorIndent(text, offset);
@@ -218,7 +214,7 @@ export class CompletionService implements ModelListener {
     text: string,
     offset: number,
     signal: AbortSignal,
-    fields: Partial<CompletionRequestRecord>,
+    fields: Partial<bench.CompletionRequestRecord>,
   ): Promise<string> {
     const sequence = await this.ensureSequence(loaded);
     const model = loaded.model;

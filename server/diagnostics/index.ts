@@ -18,7 +18,7 @@ import {
   type ProcessDiagnostics,
   type SequenceDiagnostics,
 } from "../../common/protocol";
-import { isRecord, isString } from "../../common/validate";
+import { check, object, string, withMessage } from "../../common/validate";
 import type { Engine, LoadedModel } from "../engine";
 import type { ServerContext } from "../feature";
 import { shiftCapabilityOfModel } from "../kv/shiftCapability";
@@ -30,6 +30,8 @@ import type { SequenceRegistry } from "../sequences";
 
 /** How often the KV fill is compared with what the client last got (nothing is sent when equal). */
 const kvFillCheckMs = 1000;
+
+const resetCacheParams = withMessage(object({ label: string(64, 1) }), 'streamsink/resetCache needs {label: "chat" | "completion"}.');
 
 export function formatParameterCount(parameters: number): string {
   if (!(parameters > 0)) return "?";
@@ -162,17 +164,16 @@ export function register(ctx: ServerContext): Disposable {
         return await takeSnapshot(ctx);
       } catch (error) {
         log.error(`Diagnostics failed: ${errorMessage(error)}`);
-        throw new ResponseError(-32_603, `Diagnostics failed: ${errorMessage(error)}`);
+        throw new ResponseError(ErrorCodes.internalError, `Diagnostics failed: ${errorMessage(error)}`);
       }
     }),
   );
 
   features.add(
-    connection.onRequest(ResetCacheRequest.type, async (params) => {
-      if (!isRecord(params) || !isString(params.label, 64) || params.label === "") {
-        throw new ResponseError(ErrorCodes.invalidParams, 'streamsink/resetCache needs {label: "chat" | "completion"}.');
-      }
-      const { label } = params;
+    connection.onRequest(ResetCacheRequest.type, async (raw) => {
+      const checked = check(resetCacheParams, raw);
+      if (!checked.ok) throw new ResponseError(ErrorCodes.invalidParams, checked.message);
+      const { label } = checked.value;
       if (!loadedOrUndefined(engine)) {
         throw new ResponseError(ErrorCodes.modelNotReady, `No model is loaded, so there is no ${label} cache to reset. ${engine.currentStatus.message}`);
       }
@@ -186,7 +187,7 @@ export function register(ctx: ServerContext): Disposable {
         await source.reset();
       } catch (error) {
         log.error(`Resetting the ${label} cache failed: ${errorMessage(error)}`);
-        throw new ResponseError(-32_603, `Resetting the ${label} cache failed: ${errorMessage(error)}`);
+        throw new ResponseError(ErrorCodes.internalError, `Resetting the ${label} cache failed: ${errorMessage(error)}`);
       }
       log.info(`Reset the ${label} KV cache (${before} cells were in use).`);
       return { label, message: `Cleared the ${label} KV cache (${before} cells were in use).` };

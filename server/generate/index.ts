@@ -3,35 +3,28 @@
 import { ResponseError } from "vscode-languageserver/node";
 import type { Disposable } from "../../common/disposable";
 import { ErrorCodes, GenerateRequest, type GenerateParams, type GenerateResult } from "../../common/protocol";
-import { isFiniteIn, isInteger, isRecord, isString } from "../../common/validate";
+import { check, int, number, object, optional, string, withMessage } from "../../common/validate";
 import { abortSignalFor } from "../cancellation";
 import { ModelNotReadyError } from "../engine";
 import type { ServerContext } from "../feature";
 import { errorMessage } from "../log";
 
-function validGenerateParams(params: unknown): params is GenerateParams {
-  return (
-    isRecord(params) &&
-    isString(params.prompt, 1_000_000) &&
-    isInteger(params.maxTokens, 1, 4096) &&
-    (params.temperature === undefined || isFiniteIn(params.temperature, 0, 2))
-  );
-}
+const generateParams = withMessage(
+  object({ prompt: string(1_000_000), maxTokens: int(1, 4096), temperature: optional(number(0, 2)) }),
+  "streamsink/generate needs {prompt: string of at most 1,000,000 characters, maxTokens: 1..4096, temperature?: 0..2}.",
+);
 
 function toResponseError(error: unknown): ResponseError<void> {
   if (error instanceof ResponseError) return error;
   if (error instanceof ModelNotReadyError) return new ResponseError(ErrorCodes.modelNotReady, error.message);
-  return new ResponseError(-32_603, errorMessage(error));
+  return new ResponseError(ErrorCodes.internalError, errorMessage(error));
 }
 
 export function register({ connection, engine }: ServerContext): Disposable {
-  return connection.onRequest(GenerateRequest.type, async (params, token): Promise<GenerateResult> => {
-    if (!validGenerateParams(params)) {
-      throw new ResponseError(
-        ErrorCodes.invalidParams,
-        "streamsink/generate needs {prompt: string of at most 1,000,000 characters, maxTokens: 1..4096, temperature?: 0..2}.",
-      );
-    }
+  return connection.onRequest(GenerateRequest.type, async (raw, token): Promise<GenerateResult> => {
+    const checked = check(generateParams, raw);
+    if (!checked.ok) throw new ResponseError(ErrorCodes.invalidParams, checked.message);
+    const params: GenerateParams = checked.value;
     try {
       const loaded = engine.requireModel();
       const started = performance.now();

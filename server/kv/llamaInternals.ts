@@ -10,6 +10,7 @@ import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";
 import type { LlamaContextSequence, Token } from "node-llama-cpp";
+import { errorMessage } from "../../common/errors";
 
 /** The node-llama-cpp versions these internals were written and tested for. */
 const supportedVersion = /^3\.22\.\d+$/;
@@ -44,7 +45,7 @@ function checkSupport(): InternalsSupport {
   try {
     version = installedVersion();
   } catch (error) {
-    const why = error instanceof Error ? error.message : String(error);
+    const why = errorMessage(error);
     return { supported: false, reason: `zeroSinkInPlace is off: the node-llama-cpp version could not be read (${why}); 0 sinks re-evaluate the window.` };
   }
   if (version === undefined) {

@@ -52,6 +52,31 @@ export function boundSinks(requested: number, contextSize: number): SinkBound {
 }
 
 /**
+ * The configured sink count and shift size fitted to a known context size (the settings' one bound
+ * against the size; their static ranges are in common/settings/table.ts): sinks per boundSinks, a
+ * shift at most the window. Every value it lowers is listed with the setting's name.
+ */
+export function fitContextSettings(context: { size: number; sinkTokens: number; shiftSize: number }): {
+  context: { size: number; sinkTokens: number; shiftSize: number };
+  problems: { key: string; message: string }[];
+} {
+  const { size } = context;
+  const problems: { key: string; message: string }[] = [];
+  const sinkTokens = boundSinks(context.sinkTokens, size).sinks;
+  if (sinkTokens !== context.sinkTokens) {
+    const message = `streamsink.context.sinkTokens = ${context.sinkTokens} leaves no room for a window in a ${size}-token context; using ${sinkTokens}.`;
+    problems.push({ key: "context.sinkTokens", message });
+  }
+  const maxShift = sequenceCapacity(size) - sinkTokens;
+  const shiftSize = Math.min(context.shiftSize, maxShift);
+  if (shiftSize !== context.shiftSize) {
+    const message = `streamsink.context.shiftSize = ${context.shiftSize} is larger than the window (${maxShift}); using ${maxShift}.`;
+    problems.push({ key: "context.shiftSize", message });
+  }
+  return { context: { size, sinkTokens, shiftSize }, problems };
+}
+
+/**
  * The automatic shift size: enough to make room plus a margin. In "shift" mode a shift is cheap
  * (no re-evaluation), so the margin is small (1/16 of the window): the visible window stays within
  * ~6% of its maximum. In "reevaluate" mode every eviction re-evaluates what is kept, so half the

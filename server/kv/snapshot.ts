@@ -24,6 +24,7 @@ import type { LlamaContextSequence, Token } from "node-llama-cpp";
 import { kvCacheBytes, modelShapeFromMetadata } from "../model/memoryBudget";
 import { ggmlTypeTraits } from "../model/ggmlTypes";
 import { hybridArchitectures, recurrentArchitectures } from "./shiftCapability";
+import { errorMessage } from "../../common/errors";
 
 export const snapshotFormatVersion = 1;
 
@@ -306,7 +307,7 @@ export class SnapshotStore {
       await sequence.loadStateFromFile(statePath, { acceptRisk: true });
     } catch (error) {
       await sequence.clearHistory();
-      return ignored(`llama.cpp could not load it (${error instanceof Error ? error.message : String(error)})`);
+      return ignored(`llama.cpp could not load it (${errorMessage(error)})`);
     }
     const loaded = sequence.contextTokens;
     if (loaded.length !== meta.tokens.length || loaded.some((token, i) => token !== meta.tokens[i])) {

@@ -2,7 +2,7 @@
 // download itself (resolve, bounded HTTP, resume, verify) is server/model/download/; this module
 // checks the request, turns the client's Cancel into a signal and failures into response errors.
 import path from "node:path";
-import { LSPErrorCodes, ResponseError } from "vscode-languageserver/node";
+import { ResponseError } from "vscode-languageserver/node";
 import { DisposableStore, type Disposable } from "../../common/disposable";
 import { isSha256, ModelUriError } from "../../common/modelUri";
 import {
@@ -14,35 +14,31 @@ import {
   type DownloadProgress,
 } from "../../common/protocol";
 import { redactText, redactUrl, secretsOf } from "../../common/redact";
-import { isRecord, isString } from "../../common/validate";
+import { check, object, optional, refine, string, withMessage } from "../../common/validate";
 import { abortSignalFor } from "../cancellation";
 import type { ServerContext } from "../feature";
 import { errorMessage } from "../log";
 import { DownloadError, downloadPolicy, ModelDownloads } from "../model/download";
 
-function validParams(params: unknown): params is DownloadModelParams {
-  return (
-    isRecord(params) &&
-    isString(params.uri, 4096) &&
-    isString(params.directory, 4096) &&
-    path.isAbsolute(params.directory) &&
-    isString(params.downloadId, 200) &&
-    (params.sha256 === undefined || isSha256(params.sha256))
-  );
-}
+const downloadParams = withMessage(
+  object({
+    uri: string(4096),
+    directory: refine(string(4096), (directory) => path.isAbsolute(directory), "must be an absolute path"),
+    downloadId: string(200),
+    sha256: optional(refine(string(), isSha256, "must be 64 hex digits")),
+  }),
+  "streamsink/downloadModel needs {uri: string, directory: absolute path, downloadId: string, sha256?: 64 hex digits}.",
+);
 
 export function register({ connection, engine, log }: ServerContext): Disposable {
   const features = new DisposableStore();
   const downloads = new ModelDownloads();
 
   features.add(
-    connection.onRequest(DownloadModelRequest.type, async (params, token): Promise<DownloadModelResult> => {
-      if (!validParams(params)) {
-        throw new ResponseError(
-          ErrorCodes.invalidParams,
-          "streamsink/downloadModel needs {uri: string, directory: absolute path, downloadId: string, sha256?: 64 hex digits}.",
-        );
-      }
+    connection.onRequest(DownloadModelRequest.type, async (raw, token): Promise<DownloadModelResult> => {
+      const checked = check(downloadParams, raw);
+      if (!checked.ok) throw new ResponseError(ErrorCodes.invalidParams, checked.message);
+      const params: DownloadModelParams = checked.value;
       const signal = abortSignalFor(token);
       let lastSent = 0;
       const progress = (update: Omit<DownloadProgress, "downloadId">, force = false) => {
@@ -58,7 +54,7 @@ export function register({ connection, engine, log }: ServerContext): Disposable
         const shown = redactUrl(params.uri);
         if (signal.aborted) {
           log.info(`Download of ${shown} cancelled; what was received is kept to resume later.`);
-          throw new ResponseError(LSPErrorCodes.RequestCancelled, "Download cancelled. Download the same model again to resume it.");
+          throw new ResponseError(ErrorCodes.requestCancelled, "Download cancelled. Download the same model again to resume it.");
         }
         if (error instanceof ResponseError) throw error;
         const message = redactText(
@@ -68,7 +64,7 @@ export function register({ connection, engine, log }: ServerContext): Disposable
           secretsOf(params.uri),
         );
         log.error(message);
-        throw new ResponseError(-32_603, message);
+        throw new ResponseError(ErrorCodes.internalError, message);
       }
     }),
   );

@@ -1,6 +1,6 @@
 // The chat view (a WebviewViewProvider in StreamSink's activity-bar container): owns the persisted
 // chats (store.ts), the attachments waiting for the next message, and the one answer being
-// generated; talks to the server with the chat messages of common/protocol.ts and to the webview
+// generated; talks to the server with the chat messages of common/protocol/chat.ts and to the webview
 // with the typed, validated messages of common/chatMessages.ts.
 import * as vscode from "vscode";
 import { CancellationTokenSource, State } from "vscode-languageclient/node";
@@ -25,6 +25,7 @@ import { attachmentFromEditor, type Attachment } from "./attachments";
 import { historyOf } from "./history";
 import { ChatStore, newId, type StoredChat } from "./store";
 import { ChatViewSync } from "./viewSync";
+import { errorMessage } from "../../common/errors";
 
 export const chatViewId = "streamsink.chat";
 const currentChatKey = "streamsink.chat.current";
@@ -77,7 +78,7 @@ export class ChatViewProvider implements vscode.WebviewViewProvider, vscode.Disp
         return;
       }
       void this.handle(message).catch((error: unknown) => {
-        const text = error instanceof Error ? error.message : String(error);
+        const text = errorMessage(error);
         log.error(`Chat: ${text}`);
         this.post({ type: "notice", level: "error", text });
       });
@@ -228,7 +229,7 @@ export class ChatViewProvider implements vscode.WebviewViewProvider, vscode.Disp
     } catch (error) {
       // The user's Stop, or the server went away while it answered (it restarted, or is restarting).
       const stopped = source.token.isCancellationRequested;
-      const message = error instanceof Error ? error.message : String(error);
+      const message = errorMessage(error);
       const restarted =
         !stopped && (this.server.running !== client || client.state !== State.Running || /connection (got )?(disposed|closed)/i.test(message));
       const code = (error as { code?: number }).code;
@@ -330,7 +331,7 @@ export class ChatViewProvider implements vscode.WebviewViewProvider, vscode.Disp
         this.windows.set(chat.id, result.window);
         if (this.chat.id === chat.id) this.postState();
       },
-      (error: unknown) => log.warn(`Chat ${chat.id}: could not ask the server to load it: ${error instanceof Error ? error.message : String(error)}`),
+      (error: unknown) => log.warn(`Chat ${chat.id}: could not ask the server to load it: ${errorMessage(error)}`),
     );
   }
 
@@ -368,7 +369,7 @@ export class ChatViewProvider implements vscode.WebviewViewProvider, vscode.Disp
   /** The current chat from scratch: its chrome, then its newest messages. */
   private showChat(): void {
     this.postState();
-    void this.sync.postNewest(this.chat.id).catch((error: unknown) => log.error(`Chat history: ${error instanceof Error ? error.message : String(error)}`));
+    void this.sync.postNewest(this.chat.id).catch((error: unknown) => log.error(`Chat history: ${errorMessage(error)}`));
   }
 
   private post(message: ToWebview): void {

@@ -6,6 +6,7 @@ import { registerCommands } from "../commands";
 import type { FeatureContext } from "../feature";
 import { ChatViewProvider, chatViewId } from "./chatView";
 import { ChatStore, FolderStorage } from "./store";
+import { errorMessage } from "../../common/errors";
 
 /** The chat history, or undefined when it cannot be read (the user was told). */
 async function openStore({ extension, log }: FeatureContext): Promise<ChatStore | undefined> {
@@ -13,10 +14,10 @@ async function openStore({ extension, log }: FeatureContext): Promise<ChatStore 
   let store: ChatStore;
   try {
     store = await ChatStore.open(new FolderStorage(folder), {
-      onError: (error) => log.error(`Could not save the chat history in ${folder}: ${error instanceof Error ? error.message : String(error)}`),
+      onError: (error) => log.error(`Could not save the chat history in ${folder}: ${errorMessage(error)}`),
     });
   } catch (error) {
-    const message = `StreamSink could not read its chat history in ${folder}: ${error instanceof Error ? error.message : String(error)}. Check the folder's permissions and reload the window.`;
+    const message = `StreamSink could not read its chat history in ${folder}: ${errorMessage(error)}. Check the folder's permissions and reload the window.`;
     log.error(message);
     void vscode.window.showErrorMessage(message);
     return undefined;

@@ -1,4 +1,4 @@
-// Documents too large to sync (common/protocol.ts `maxSyncedDocumentChars`): parsing a multi-megabyte
+// Documents too large to sync (common/protocol/completion.ts `maxSyncedDocumentChars`): parsing a multi-megabyte
 // didOpen alone blocks the server's event loop, so the client keeps them to itself. The didOpen,
 // didChange and didClose middleware forward a document only while the server knows it; an inline
 // completion in one that it does not know is asked for with a bounded window around the cursor

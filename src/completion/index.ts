@@ -14,6 +14,7 @@ import { SuggestionCache, type SuggestionKey } from "../../common/suggestionCach
 import type { FeatureContext } from "../feature";
 import { cancellableDelay } from "./debounce";
 import { DocumentSyncGate } from "./hugeDocuments";
+import { errorMessage } from "../../common/errors";
 
 function keyAt(document: vscode.TextDocument, position: vscode.Position): SuggestionKey {
   const offset = document.offsetAt(position);
@@ -64,7 +65,7 @@ export function register({ server: connection, log }: FeatureContext): vscode.Di
       if (text !== undefined && !token.isCancellationRequested) cache.add(key, text);
       return result;
     } catch (error) {
-      if (!token.isCancellationRequested) log.warn(`Inline completion: ${error instanceof Error ? error.message : String(error)}`);
+      if (!token.isCancellationRequested) log.warn(`Inline completion: ${errorMessage(error)}`);
       return null;
     }
   };

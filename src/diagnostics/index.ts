@@ -10,6 +10,7 @@ import { readSettings } from "../config";
 import type { FeatureContext } from "../feature";
 import { log } from "../log";
 import { DiagnosticsPanel, requestSnapshot } from "./panel";
+import { errorMessage } from "../../common/errors";
 
 /** Resolves with the server's result (for callers of the command, e.g. tests), undefined when it failed. */
 async function resetCache(connection: ServerConnection, label: "chat" | "completion"): Promise<ResetCacheResult | undefined> {
@@ -20,7 +21,7 @@ async function resetCache(connection: ServerConnection, label: "chat" | "complet
     void vscode.window.showInformationMessage(`StreamSink: ${result.message}`);
     return result;
   } catch (error) {
-    const message = error instanceof Error ? error.message : String(error);
+    const message = errorMessage(error);
     log.error(`Reset ${label} cache: ${message}`);
     void vscode.window.showErrorMessage(`StreamSink: ${message}`);
     return undefined;

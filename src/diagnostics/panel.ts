@@ -15,6 +15,7 @@ import { DiagnosticsRequest, type DiagnosticsSnapshot } from "../../common/proto
 import type { ServerConnection } from "../client";
 import { log } from "../log";
 import { contentSecurityPolicy, newNonce } from "../webviewHtml";
+import { errorMessage } from "../../common/errors";
 
 const pollMs = 1000;
 
@@ -31,7 +32,7 @@ export async function requestSnapshot(
   try {
     return { snapshot: await client.sendRequest(DiagnosticsRequest.type, {}) };
   } catch (error) {
-    return { unavailable: `The server did not answer: ${error instanceof Error ? error.message : String(error)}` };
+    return { unavailable: `The server did not answer: ${errorMessage(error)}` };
   }
 }
 

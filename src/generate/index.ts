@@ -1,6 +1,7 @@
 // "StreamSink: Continue at Cursor": generates a continuation of the text before the cursor
 // (`streamsink/generate`) and inserts it.
 import * as vscode from "vscode";
+import { errorMessage } from "../../common/errors";
 import { GenerateRequest } from "../../common/protocol";
 import type { ServerConnection } from "../client";
 import { registerCommands } from "../commands";
@@ -25,7 +26,7 @@ async function continueAtCursor(connection: ServerConnection, log: Log): Promise
         await editor.edit((edit) => edit.insert(position, result.text));
       } catch (error) {
         if (token.isCancellationRequested) return;
-        const message = error instanceof Error ? error.message : String(error);
+        const message = errorMessage(error);
         log.error(`Generate failed: ${message}`);
         void vscode.window.showErrorMessage(`StreamSink: ${message}`);
       }

@@ -15,6 +15,7 @@ import type { ServerConnection } from "../client";
 import { section } from "../config";
 import { log } from "../log";
 import { redactText, redactUrl, secretsOf } from "../../common/redact";
+import { errorMessage } from "../../common/errors";
 
 export interface RecommendedModel {
   label: string;
@@ -132,7 +133,7 @@ export async function downloadModel(
   try {
     parseModelAddress(uri);
   } catch (error) {
-    void vscode.window.showErrorMessage(`StreamSink: ${error instanceof Error ? error.message : String(error)}`);
+    void vscode.window.showErrorMessage(`StreamSink: ${errorMessage(error)}`);
     return undefined;
   }
   const client = connection.running;
@@ -182,7 +183,7 @@ export async function downloadModel(
           );
           return undefined;
         }
-        const message = redactText(error instanceof Error ? error.message : String(error), secretsOf(address));
+        const message = redactText(errorMessage(error), secretsOf(address));
         log.error(`Download failed: ${message}`);
         // A refused http:// address: the fix is a setting, so offer it.
         const httpRefused = message.includes("streamsink.download.allowHttpHosts");

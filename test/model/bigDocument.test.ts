@@ -11,7 +11,7 @@ import {
   InlineCompletionTriggerKind,
 } from "vscode-languageserver-protocol/node";
 import { minifiedDocument } from "../../bench/bigDocument";
-import { completionWindow, CompletionStatsRequest, InlineCompletionWindowRequest, maxSyncedDocumentChars } from "../../common/protocol";
+import { completionWindow, bench, InlineCompletionWindowRequest, maxSyncedDocumentChars } from "../../common/protocol";
 import { models } from "../support/paths";
 import { startReadyServer, testSettings, type ServerHandle } from "../support/serverProcess";
 
@@ -22,7 +22,7 @@ describe("a 5 MB one-line document", () => {
 
   before(async () => {
     server = await startReadyServer({ ...testSettings({ path: models.tinycoderQ8 }), logLevel: "warn" }, { timeoutMs: 120_000 });
-    await server.connection.sendRequest(CompletionStatsRequest.type, { resetEventLoopStall: true });
+    await server.connection.sendRequest(bench.CompletionStatsRequest.type, { resetEventLoopStall: true });
     await server.connection.sendNotification(DidOpenTextDocumentNotification.type, {
       textDocument: { uri, languageId: "javascript", version: 1, text },
     });
@@ -47,7 +47,7 @@ describe("a 5 MB one-line document", () => {
         context: { triggerKind: InlineCompletionTriggerKind.Invoked },
       });
     }
-    const stats = await server.connection.sendRequest(CompletionStatsRequest.type, {});
+    const stats = await server.connection.sendRequest(bench.CompletionStatsRequest.type, {});
     const completed = stats.recent.filter((record) => record.outcome === "completed");
     assert.equal(completed.length, 2, JSON.stringify(stats.recent));
     for (const record of completed) assert.ok(record.promptTokens > 32 && record.promptTokens < 512, `${record.promptTokens} prompt tokens`);
@@ -60,8 +60,8 @@ describe("a 5 MB one-line document", () => {
 
   it("a document the client does not sync gets completions from a bounded window", async () => {
     assert.ok(text.length > maxSyncedDocumentChars, "the client would not sync this document");
-    await server.connection.sendRequest(CompletionStatsRequest.type, { resetEventLoopStall: true });
-    const before = (await server.connection.sendRequest(CompletionStatsRequest.type, {})).requests;
+    await server.connection.sendRequest(bench.CompletionStatsRequest.type, { resetEventLoopStall: true });
+    const before = (await server.connection.sendRequest(bench.CompletionStatsRequest.type, {})).requests;
     const cursor = text.length >> 2;
     const window = completionWindow(text, cursor);
     assert.ok(window.end - window.start < 80 * 1024, `a ${window.end - window.start}-character window`);
@@ -71,7 +71,7 @@ describe("a 5 MB one-line document", () => {
       offset: cursor - window.start,
     });
     assert.ok(result !== null, "an answer");
-    const stats = await server.connection.sendRequest(CompletionStatsRequest.type, {});
+    const stats = await server.connection.sendRequest(bench.CompletionStatsRequest.type, {});
     assert.equal(stats.requests, before + 1);
     assert.equal(stats.recent.at(-1)?.outcome, "completed", JSON.stringify(stats.recent.at(-1)));
     assert.ok(stats.maxEventLoopStallMs! < 2000, `the server's event loop stalled ${stats.maxEventLoopStallMs} ms`);

@@ -8,7 +8,7 @@ import {
   ChatPinRequest,
   ChatResetRequest,
   ChatSendRequest,
-  ChatStateRequest,
+  bench,
   ChatTokenNotification,
   ChatWindowNotification,
   ErrorCodes,
@@ -75,15 +75,15 @@ describe("chat: 300 turns in a 512-token context (stories260K)", () => {
       assert.ok(last.stats.kvCells <= last.stats.contextSize - 1, `turn ${turn}: ${last.stats.kvCells} cells`);
       assert.equal(streamed.get(`a${turn}`) ?? "", last.text, `turn ${turn}: the streamed text is the answer`);
       if (turn === 0) {
-        const state = await server.connection.sendRequest(ChatStateRequest.type, {});
+        const state = await server.connection.sendRequest(bench.ChatStateRequest.type, {});
         firstSinks = state.sinkTokens;
         assert.ok(firstSinks.length >= 4, "the template preamble is the sink region");
       }
-      if (turn === 49) rssAfterWarmup = (await server.connection.sendRequest(ChatStateRequest.type, {})).rssBytes;
+      if (turn === 49) rssAfterWarmup = (await server.connection.sendRequest(bench.ChatStateRequest.type, {})).rssBytes;
     }
     assert.equal(errors, 0);
     assert.ok(last);
-    const state = await server.connection.sendRequest(ChatStateRequest.type, {});
+    const state = await server.connection.sendRequest(bench.ChatStateRequest.type, {});
     assert.deepEqual(state.sinkTokens, firstSinks, "sink token ids unchanged after 300 turns");
     assert.ok(kvCellsMax <= last.stats.contextSize, `kvCellsMax ${kvCellsMax}`);
     assert.ok(last.stats.shifts > 10, `the window overflowed many times (${last.stats.shifts} shifts)`);
@@ -168,7 +168,7 @@ describe("chat: stop, pins, restore, validation (stories260K)", () => {
     const listener = server.connection.onNotification(ChatWindowNotification.type, (window) => {
       windows.push(window);
     });
-    const before = await server.connection.sendRequest(ChatStateRequest.type, {});
+    const before = await server.connection.sendRequest(bench.ChatStateRequest.type, {});
     const pinned = await server.connection.sendRequest(ChatPinRequest.type, { chatId: "pin", messageId: "u0", pinned: true });
     assert.equal(pinned.ok, true, pinned.message);
     assert.deepEqual(pinned.window?.pinnedPending, ["u0"]);
@@ -181,7 +181,7 @@ describe("chat: stop, pins, restore, validation (stories260K)", () => {
     const outside = outsideIds(last.window, Array.from({ length: 40 }, (_, i) => [`u${i}`, `a${i}`]).flat());
     assert.ok(!outside.has("u0") && !last.window.partial.includes("u0"), "the pinned message is still seen");
     assert.ok(outside.has("a0") || outside.has("u1"), "unpinned old messages left");
-    const after = await server.connection.sendRequest(ChatStateRequest.type, {});
+    const after = await server.connection.sendRequest(bench.ChatStateRequest.type, {});
     assert.deepEqual(after.sinkTokens.slice(0, before.sinkTokens.length), before.sinkTokens, "the template sinks are unchanged");
     assert.ok(after.sinkTokens.length > before.sinkTokens.length, "the sink region grew over the pin");
     assert.ok(windows.some((window) => window.shifts > 0), "window notifications were sent as it moved");

@@ -13,7 +13,7 @@ import { after, before, describe, it } from "node:test";
 import {
   ChatOpenRequest,
   ChatSendRequest,
-  ChatStateRequest,
+  bench,
   ChatTokenNotification,
   ChatWindowNotification,
   DiagnosticsRequest,
@@ -201,13 +201,13 @@ describe("chat KV snapshots across server processes (stories260K, 512-token cont
     const lastAnswer = before.messages.at(-3)!;
     assert.ok(!outsideIds(result.window, before.messages.map((message) => message.id)).has(lastAnswer.id));
     assert.ok(second.logs.some((l) => /resumed from its KV snapshot/.test(l.message)));
-    const state = await second.connection.sendRequest(ChatStateRequest.type, {});
+    const state = await second.connection.sendRequest(bench.ChatStateRequest.type, {});
     assert.equal(state.restore?.source, "snapshot");
   });
 
   it("a clean restart (window reload): the next answer evaluates only its own turn", async () => {
     const previous = servers.pop()!;
-    const before = (await previous.connection.sendRequest(ChatStateRequest.type, {})).stats!;
+    const before = (await previous.connection.sendRequest(bench.ChatStateRequest.type, {})).stats!;
     await previous.stop(); // shutdown waits for the snapshot of the last answer
     const meta = await readSnapshot();
     assert.equal(meta.tokens.length, before.kvCells);
@@ -244,7 +244,7 @@ describe("chat KV snapshots across server processes (stories260K, 512-token cont
     const other = await server.connection.sendRequest(ChatOpenRequest.type, { chatId: "another-chat", history: [] });
     assert.equal(other.restored, false);
     assert.match(other.note ?? "", /No KV snapshot of this chat/);
-    assert.equal((await server.connection.sendRequest(ChatStateRequest.type, {})).chatId, undefined);
+    assert.equal((await server.connection.sendRequest(bench.ChatStateRequest.type, {})).chatId, undefined);
 
     const opened = await server.connection.sendRequest(ChatOpenRequest.type, { chatId, history });
     assert.equal(opened.restored, true, opened.note);

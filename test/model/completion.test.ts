@@ -11,7 +11,7 @@ import {
   InlineCompletionRequest,
   InlineCompletionTriggerKind,
 } from "vscode-languageserver-protocol/node";
-import { CompletionStatsRequest, type CompletionRequestRecord, type CompletionStatsResult } from "../../common/protocol";
+import { bench } from "../../common/protocol";
 import type { Settings } from "../../common/settings";
 import { unmatchedClosers, withoutCursorIndent } from "../../server/completion/stopRules";
 import { models } from "../support/paths";
@@ -74,16 +74,16 @@ class Doc {
   }
 }
 
-async function stats(server: ServerHandle, sinceId = 0): Promise<CompletionStatsResult> {
-  return server.connection.sendRequest(CompletionStatsRequest.type, { sinceId });
+async function stats(server: ServerHandle, sinceId = 0): Promise<bench.CompletionStatsResult> {
+  return server.connection.sendRequest(bench.CompletionStatsRequest.type, { sinceId });
 }
 
 /** Highest request id recorded (records are kept in completion order, not id order). */
-function lastId(result: CompletionStatsResult): number {
+function lastId(result: bench.CompletionStatsResult): number {
   return result.recent.reduce((max, record) => Math.max(max, record.id), 0);
 }
 
-async function lastRecord(server: ServerHandle): Promise<CompletionRequestRecord> {
+async function lastRecord(server: ServerHandle): Promise<bench.CompletionRequestRecord> {
   const { recent } = await stats(server);
   const record = recent[recent.length - 1];
   assert.ok(record, "the server recorded the request");
@@ -214,7 +214,7 @@ describe("inline completions on tinycoder through the real server", () => {
       (error: { code?: number }) => ({ error }),
     );
     // Wait until the server reports tokens coming out of the sampler, then cancel.
-    let active: CompletionStatsResult["active"];
+    let active: bench.CompletionStatsResult["active"];
     for (let i = 0; i < 2000; i++) {
       active = (await stats(server)).active;
       if (active?.phase === "generating" && active.generatedTokens >= 2) break;

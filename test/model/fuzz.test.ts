@@ -1,5 +1,5 @@
 // Bad input never crashes the server: 1,000 malformed requests and notifications to every
-// streamsink/* method in common/protocol.ts (found at run time, so messages added later are covered),
+// streamsink/* method in common/protocol/ (found at run time, so messages added later are covered),
 // unknown methods and raw JSON-RPC-shaped junk, through the real server process with a real model;
 // then absurd settings sent raw through the configure notification, and a 5 MB prompt.
 // "0 crashes" = the process is alive, nothing reached the process-level uncaught handlers, every
@@ -22,7 +22,7 @@ interface MessageNamespace {
 /** Every protocol namespace with a streamsink/* method, found at run time. */
 function protocolMessages(): { method: string; isRequest: boolean }[] {
   const found: { method: string; isRequest: boolean }[] = [];
-  for (const value of Object.values(protocol) as unknown[]) {
+  for (const value of [...Object.values(protocol), ...Object.values(protocol.bench)] as unknown[]) {
     if (typeof value !== "object" || value === null) continue;
     const ns = value as Partial<MessageNamespace>;
     if (typeof ns.method !== "string" || !ns.method.startsWith("streamsink/")) continue;

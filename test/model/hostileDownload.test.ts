@@ -13,7 +13,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { CancellationTokenSource } from "vscode-languageserver-protocol/node";
-import { CompletionStatsRequest, DownloadModelRequest, type DownloadModelParams } from "../../common/protocol";
+import { bench, DownloadModelRequest, type DownloadModelParams } from "../../common/protocol";
 import { downloadBody } from "../../server/model/download/body";
 import { maxManifestBytes, open, readCapped, send, type NetPolicy } from "../../server/model/download/http";
 import { startServer, testSettings, type ServerHandle } from "../support/serverProcess";
@@ -331,7 +331,7 @@ describe("downloads against a hostile HTTP server", () => {
         /The answer to resolve hf:hostile\/Endless-GGUF:Q8_0 is larger than 1048576 bytes/.test(error.message),
       );
       assert.ok(elapsedSince(started) < 5000);
-      const stats = await server.connection.sendRequest(CompletionStatsRequest.type, {});
+      const stats = await server.connection.sendRequest(bench.CompletionStatsRequest.type, {});
       assert.ok(stats.rssBytes < 500 * 1024 * 1024, `server RSS ${stats.rssBytes}`);
       assert.equal(server.process.exitCode, null, "the server is still running");
     });

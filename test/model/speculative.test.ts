@@ -14,7 +14,7 @@ import { ingestScored } from "../../bench/scoring";
 import type { Logger } from "../../server/log";
 import { models } from "../support/paths";
 import { defaultSettings, type Settings } from "../../common/settings";
-import { CompletionStatsRequest } from "../../common/protocol";
+import { bench } from "../../common/protocol";
 import { DidOpenTextDocumentNotification, InlineCompletionRequest, InlineCompletionTriggerKind } from "vscode-languageserver-protocol/node";
 import { firstItem, positionAt } from "../support/inlineCompletion";
 import { startServer, testSettings, type ServerHandle } from "../support/serverProcess";
@@ -233,7 +233,7 @@ describe("streamsink.speculative in the language server (completions, tinycoder)
       position: positionAt(text, text.length),
       context: { triggerKind: InlineCompletionTriggerKind.Invoked },
     });
-  const stats = () => server.connection.sendRequest(CompletionStatsRequest.type, { sinceId: 0 });
+  const stats = () => server.connection.sendRequest(bench.CompletionStatsRequest.type, { sinceId: 0 });
   const kvStats = async () => (await stats()).kv;
   /** Applies settings; the next completion is retried (bounded) while the server skips requests
    * because the model's contexts are being recreated. */

@@ -1,4 +1,4 @@
-// The window of a huge (unsynced) document sent with an inline completion request (common/protocol.ts).
+// The window of a huge (unsynced) document sent with an inline completion request (common/protocol/completion.ts).
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { completionWindow, completionWindowChars, completionWindowGrid } from "../../common/protocol";

@@ -1,14 +1,15 @@
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { describe, it } from "node:test";
 import * as protocol from "../../common/protocol";
+import { array, boolean, check, int, number, object, oneOf, optional, parse, refine, string, tagged, withMessage } from "../../common/validate";
 import { repoRoot } from "../support/paths";
 
 type MessageNamespace = { method: string; type: { method: string } };
 
 function messageNamespaces(): [string, MessageNamespace][] {
-  const entries: [string, unknown][] = Object.entries(protocol);
+  const entries: [string, unknown][] = [...Object.entries(protocol), ...Object.entries(protocol.bench)];
   return entries.filter(
     (entry): entry is [string, MessageNamespace] =>
       typeof entry[1] === "object" && entry[1] !== null && "method" in entry[1] && "type" in entry[1],
@@ -28,7 +29,11 @@ describe("protocol module", () => {
   });
 
   it("says which side sends each message and never imports vscode", () => {
-    const source = readFileSync(path.join(repoRoot, "common", "protocol.ts"), "utf8");
+    const folder = path.join(repoRoot, "common", "protocol");
+    const source = readdirSync(folder)
+      .filter((name) => name.endsWith(".ts"))
+      .map((name) => readFileSync(path.join(folder, name), "utf8"))
+      .join("\n");
     assert.doesNotMatch(source, /from ["']vscode["']/);
     for (const [name] of messageNamespaces()) {
       const at = source.indexOf(`export namespace ${name} `);
@@ -36,5 +41,49 @@ describe("protocol module", () => {
       const comment = source.slice(Math.max(0, source.lastIndexOf("*/", at) - 400), at);
       assert.match(comment, /Sent by the (client|server)/, `${name} documents its sender`);
     }
+  });
+
+  it("keeps test and benchmark messages in the bench namespace only", () => {
+    const topLevel = new Set(Object.keys(protocol));
+    const benchOnly = Object.keys(protocol.bench);
+    assert.ok(benchOnly.includes("ChatStateRequest") && benchOnly.includes("CompletionStatsRequest"));
+    for (const name of benchOnly) assert.ok(!topLevel.has(name), `${name} is bench-only`);
+  });
+});
+
+describe("common/validate combinators", () => {
+  const schema = object({
+    id: string(8, 1),
+    count: optional(int(0, 10)),
+    kind: oneOf("a", "b"),
+    items: array(object({ on: boolean }), 2),
+  });
+
+  it("returns the typed value with only the declared fields, absent optional fields left out", () => {
+    assert.deepEqual(check(schema, { id: "x", kind: "a", items: [{ on: true }], extra: 1 }), {
+      ok: true,
+      value: { id: "x", kind: "a", items: [{ on: true }] },
+    });
+  });
+
+  it("names the first bad field and where inside it", () => {
+    assert.deepEqual(check(schema, "no"), { ok: false, message: "must be an object" });
+    assert.deepEqual(check(schema, { id: "", kind: "a", items: [] }, "m: "), { ok: false, message: "m: id must be a string of 1..8 characters" });
+    assert.deepEqual(check(schema, { id: "x", count: 11, kind: "a", items: [] }), { ok: false, message: "count must be an integer in 0..10" });
+    assert.deepEqual(check(schema, { id: "x", kind: "c", items: [] }), { ok: false, message: "kind must be one of a, b" });
+    assert.deepEqual(check(schema, { id: "x", kind: "a", items: [{ on: true }, { on: 1 }] }), {
+      ok: false,
+      message: "items[1].on must be true or false",
+    });
+    const custom = withMessage(refine(string(), (text) => text.trim() !== "", "empty"), "text must not be blank.");
+    assert.deepEqual(check(object({ text: custom }), { text: " " }), { ok: false, message: "text must not be blank." });
+  });
+
+  it("tagged messages: refuses unknown types, inherited names included", () => {
+    const message = tagged({ ping: object({}), say: object({ text: string(4) }) });
+    assert.deepEqual(parse(message, { type: "say", text: "hi", x: 1 }), { type: "say", text: "hi" });
+    assert.equal(parse(message, { type: "toString" }), undefined);
+    assert.equal(parse(message, { type: "say", text: "too long" }), undefined);
+    assert.equal(number(0, 1)(Number.NaN).ok, false);
   });
 });

@@ -1,9 +1,33 @@
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import path from "node:path";
 import { describe, it } from "node:test";
-import { defaultSettings, fitToContextSize, restartServerSettings, sanitizeSettings, type SettingProblem } from "../../common/settings";
+import {
+  backends,
+  defaultSettings,
+  limits,
+  logLevels,
+  restartServerSettings,
+  sanitizeSettings,
+  settingsTable,
+  speculativeModes,
+  type SettingProblem,
+  type SettingSpec,
+} from "../../common/settings";
+import { configurationSchema } from "../../common/settings/schema";
+import { resolveContextSettings } from "../../server/contextSize";
+import { repoRoot } from "../support/paths";
 
 function lookupFrom(values: Record<string, unknown>) {
   return (key: string) => values[key];
+}
+
+/**
+ * Sinks and shift against a known context size: bounded by the server once the size is known
+ * (server/contextSize.ts with server/kv/policy.ts), for explicit sizes and "auto" alike.
+ */
+function fitToContextSize(context: { size: number; sinkTokens: number; shiftSize: number }, problems: SettingProblem[]) {
+  return resolveContextSettings({ ...defaultSettings, context }, context.size, problems).context;
 }
 
 describe("sanitizeSettings", () => {
@@ -64,9 +88,11 @@ describe("sanitizeSettings", () => {
   });
 
   it("keeps room for a window: sinks at most half the context, shift at most the window", () => {
-    const { settings, problems } = sanitizeSettings(
+    const sanitized = sanitizeSettings(
       lookupFrom({ "context.size": 512, "context.sinkTokens": 600, "context.shiftSize": 100_000 }),
     );
+    const problems = [...sanitized.problems];
+    const settings = { context: fitToContextSize(sanitized.settings.context as { size: number; sinkTokens: number; shiftSize: number }, problems) };
     assert.equal(settings.context.sinkTokens, 256);
     assert.equal(settings.context.shiftSize, 512 - 256 - 1);
     assert.ok(problems.some((p) => p.key === "context.sinkTokens" && /no room for a window/.test(p.message)));
@@ -131,5 +157,56 @@ describe("sanitizeSettings", () => {
     assert.match(problems[0]!.message, /not a host name/);
     assert.deepEqual(sanitizeSettings(lookupFrom({ "download.allowHttpHosts": "localhost" })).settings.download.allowHttpHosts, []);
     assert.deepEqual(defaultSettings.download.allowHttpHosts, [], "https only by default");
+  });
+});
+
+describe("the settings table and package.json", () => {
+  const manifest = JSON.parse(readFileSync(path.join(repoRoot, "package.json"), "utf8"));
+  const declared: Record<string, Record<string, unknown>> = manifest.contributes.configuration.properties;
+
+  it("package.json's contributes.configuration is the one generated from the table (npm run settings:schema)", () => {
+    assert.deepEqual(manifest.contributes.configuration, configurationSchema());
+  });
+
+  it("declares every setting of the table, and nothing else, with its type, default, range, choices and description", () => {
+    assert.deepEqual(Object.keys(declared), Object.keys(settingsTable).map((key) => `streamsink.${key}`));
+    for (const [key, spec] of Object.entries(settingsTable) as [string, SettingSpec][]) {
+      const property = declared[`streamsink.${key}`]!;
+      assert.deepEqual(property.default, spec.default, `${key} default`);
+      assert.equal(property.markdownDescription, spec.description, `${key} description`);
+      assert.equal(property.order, spec.order, `${key} order`);
+      if (spec.type === "enum") assert.deepEqual(property.enum, [...spec.values], `${key} choices`);
+      if (spec.type === "integer") {
+        assert.equal(property.type, "integer", key);
+        assert.equal(property.minimum, spec.min, `${key} minimum`);
+        assert.equal(property.maximum, spec.schemaMax === false ? undefined : spec.max, `${key} maximum`);
+      }
+      if (spec.type === "autoInteger") {
+        const integer = (property.anyOf as { type: string; minimum?: number; maximum?: number }[])[1]!;
+        assert.equal(integer.minimum, spec.min, `${key} minimum`);
+        assert.equal(integer.maximum, spec.schemaMax === false ? undefined : spec.max, `${key} maximum`);
+      }
+    }
+  });
+
+  it("the code's defaults and bounds are the table's: package.json's defaults sanitise to defaultSettings", () => {
+    const defaults = (key: string) => declared[`streamsink.${key}`]?.default;
+    const { settings, problems } = sanitizeSettings(defaults);
+    assert.deepEqual(problems, []);
+    assert.deepEqual(settings, defaultSettings);
+    assert.deepEqual(limits.sinkTokens, { min: settingsTable["context.sinkTokens"].min, max: settingsTable["context.sinkTokens"].max });
+    assert.deepEqual(limits.contextSize, { min: 256, max: 1_048_576 });
+    assert.deepEqual([...backends], declared["streamsink.model.backend"]!.enum);
+    assert.deepEqual([...logLevels], declared["streamsink.logLevel"]!.enum);
+    assert.deepEqual([...speculativeModes], declared["streamsink.speculative"]!.enum);
+  });
+
+  it("clamps each bounded setting to the table's range, with the range in the message", () => {
+    for (const [key, spec] of Object.entries(settingsTable) as [string, SettingSpec][]) {
+      if (spec.type !== "integer" && spec.type !== "autoInteger") continue;
+      const { problems } = sanitizeSettings((k) => (k === key ? spec.max + 1 : undefined));
+      assert.equal(problems.length, 1, key);
+      assert.equal(problems[0]!.message, `streamsink.${key} = ${spec.max + 1} is outside ${spec.min}..${spec.max}; using ${spec.max}.`);
+    }
   });
 });

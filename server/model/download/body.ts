@@ -6,6 +6,7 @@
 import { open as openFile, rm, stat, truncate } from "node:fs/promises";
 import { abortError, cancellableWait, DownloadError, open, type NetPolicy } from "./http";
 import { redactUrl } from "../../../common/redact";
+import { errorMessage } from "../../../common/errors";
 
 /**
  * Largest model file accepted. The Hugging Face hub stores no file over 50 GB (larger models are
@@ -139,7 +140,7 @@ async function attempt(options: BodyOptions, cap: number, state: { total?: numbe
       }
     } catch (error) {
       if (error instanceof DownloadError || options.signal.aborted) throw error;
-      const code = (error as { code?: string }).code ?? (error instanceof Error ? error.message : String(error));
+      const code = (error as { code?: string }).code ?? errorMessage(error);
       throw new DownloadError(`The connection dropped after ${have}${state.total === undefined ? "" : ` of ${state.total}`} bytes (${code}).`, true);
     } finally {
       await file.close();

@@ -5,6 +5,7 @@
 import http, { type IncomingMessage } from "node:http";
 import https from "node:https";
 import { redactUrl } from "../../../common/redact";
+import { errorMessage } from "../../../common/errors";
 
 export class DownloadError extends Error {
   constructor(
@@ -81,7 +82,7 @@ export interface SendOptions {
 function networkError(url: URL, what: string, error: unknown): DownloadError {
   if (error instanceof DownloadError) return error;
   const code = (error as { code?: string }).code;
-  const reason = code ?? (error instanceof Error ? error.message : String(error));
+  const reason = code ?? errorMessage(error);
   return new DownloadError(
     `Cannot reach ${url.host} to ${what} (${reason}). Check the address and your network connection.`,
     true,

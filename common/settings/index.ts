@@ -1,12 +1,13 @@
 // The one typed settings object of StreamSink, and the one place raw configuration values are
 // sanitised into it. Pure: no `vscode` import. The client reads VS Code's configuration, passes the
-// raw values here, and sends the result to the server (which never reads settings itself).
+// raw values here, and sends the result to the server (which never reads settings itself). Every
+// setting's default, range and description is in the settings table (./table.ts).
+import { backends, logLevels, settingsTable as table, speculativeModes } from "./table";
 
-export const backends = ["auto", "cuda", "vulkan", "metal", "cpu"] as const;
+export { backends, logLevels, settingsTable, speculativeModes, traceLevels, type SettingKey, type SettingSpec } from "./table";
 export type Backend = (typeof backends)[number];
-
-export const logLevels = ["error", "warn", "info", "debug", "trace"] as const;
 export type LogLevel = (typeof logLevels)[number];
+export type SpeculativeMode = (typeof speculativeModes)[number];
 
 export interface Settings {
   model: {
@@ -23,7 +24,10 @@ export interface Settings {
      * knows the model (server/memoryGuard.ts), and reported in diagnostics.
      */
     size: "auto" | number;
-    /** Attention-sink tokens kept forever at the start of every sequence. */
+    /**
+     * Attention-sink tokens kept forever at the start of every sequence. Bounded here by the
+     * table's static range only; against the context size by the server (server/kv/policy.ts).
+     */
     sinkTokens: number;
     /** Tokens evicted per shift; 0 = automatic (enough to make room plus a margin). */
     shiftSize: number;
@@ -63,26 +67,38 @@ export interface CompletionSettings {
 }
 
 export const defaultSettings: Settings = {
-  model: { path: "", backend: "auto", gpuLayers: "auto" },
-  context: { size: "auto", sinkTokens: 4, shiftSize: 0 },
-  threads: "auto",
-  logLevel: "info",
-  completions: { enable: true, languages: { "*": true }, maxTokens: 48, maxLines: 8, debounceMs: 50 },
-  download: { allowHttpHosts: [] },
-  speculative: "off",
-  speculativeDraftModelPath: "",
+  model: { path: table["model.path"].default, backend: table["model.backend"].default, gpuLayers: table["model.gpuLayers"].default },
+  context: {
+    size: table["context.size"].default,
+    sinkTokens: table["context.sinkTokens"].default,
+    shiftSize: table["context.shiftSize"].default,
+  },
+  threads: table.threads.default,
+  logLevel: table.logLevel.default,
+  completions: {
+    enable: table["completions.enable"].default,
+    languages: { ...table["completions.languages"].default },
+    maxTokens: table["completions.maxTokens"].default,
+    maxLines: table["completions.maxLines"].default,
+    debounceMs: table["completions.debounceMs"].default,
+  },
+  download: { allowHttpHosts: [...table["download.allowHttpHosts"].default] },
+  speculative: table.speculative.default,
+  speculativeDraftModelPath: table.speculativeDraftModelPath.default,
 };
 
-/** Bounds that keep absurd values from reaching llama.cpp. */
+const range = (spec: { min: number; max: number }) => ({ min: spec.min, max: spec.max });
+
+/** Bounds that keep absurd values from reaching llama.cpp (from the settings table). */
 export const limits = {
-  contextSize: { min: 256, max: 1_048_576 },
-  sinkTokens: { min: 0, max: 1024 },
-  shiftSize: { min: 0, max: 1_048_576 },
-  threads: { min: 1, max: 512 },
-  gpuLayers: { min: 0, max: 10_000 },
-  completionMaxTokens: { min: 1, max: 512 },
-  completionMaxLines: { min: 1, max: 100 },
-  completionDebounceMs: { min: 0, max: 5000 },
+  contextSize: range(table["context.size"]),
+  sinkTokens: range(table["context.sinkTokens"]),
+  shiftSize: range(table["context.shiftSize"]),
+  threads: range(table.threads),
+  gpuLayers: range(table["model.gpuLayers"]),
+  completionMaxTokens: range(table["completions.maxTokens"]),
+  completionMaxLines: range(table["completions.maxLines"]),
+  completionDebounceMs: range(table["completions.debounceMs"]),
 } as const;
 
 /** Reads one raw configuration value by its dotted key below `streamsink.`. */
@@ -242,18 +258,13 @@ export function sanitizeSettings(
     limits.shiftSize,
     problems,
   );
-  // With "auto" the size is only known on the server, which fits sinks and shifts to it then.
-  const fitted =
-    contextSize === "auto"
-      ? { size: contextSize, sinkTokens, shiftSize }
-      : fitToContextSize({ size: contextSize, sinkTokens, shiftSize }, problems);
   const settings: Settings = {
     model: {
       path: modelPath === "" ? "" : expandPath(modelPath),
       backend: oneOf(get("model.backend"), "model.backend", backends, defaultSettings.model.backend, problems),
       gpuLayers: autoOrInteger(get("model.gpuLayers"), "model.gpuLayers", limits.gpuLayers, problems),
     },
-    context: fitted,
+    context: { size: contextSize, sinkTokens, shiftSize },
     threads: autoOrInteger(get("threads"), "threads", limits.threads, problems),
     logLevel: oneOf(get("logLevel"), "logLevel", logLevels, defaultSettings.logLevel, problems),
     completions: {
@@ -288,43 +299,10 @@ export function sanitizeSettings(
 }
 
 /**
- * Fits sinks and shift size to a known context size: sinks must leave room for a window (at most
- * half of the cache), a shift at most the window. Every value it lowers is listed in `problems`.
- */
-export function fitToContextSize(
-  context: { size: number; sinkTokens: number; shiftSize: number },
-  problems: SettingProblem[],
-): { size: number; sinkTokens: number; shiftSize: number } {
-  const { size } = context;
-  let { sinkTokens, shiftSize } = context;
-  const maxSinks = Math.floor(size / 2);
-  if (sinkTokens > maxSinks) {
-    problems.push({
-      key: "context.sinkTokens",
-      message: `streamsink.context.sinkTokens = ${sinkTokens} leaves no room for a window in a ${size}-token context; using ${maxSinks}.`,
-    });
-    sinkTokens = maxSinks;
-  }
-  const maxShift = size - sinkTokens - 1;
-  if (shiftSize > maxShift) {
-    problems.push({
-      key: "context.shiftSize",
-      message: `streamsink.context.shiftSize = ${shiftSize} is larger than the window (${maxShift}); using ${maxShift}.`,
-    });
-    shiftSize = maxShift;
-  }
-  return { size, sinkTokens, shiftSize };
-}
-
-/**
  * Settings whose change needs a new server process (everything else is applied live through the
  * configure notification). Keys are relative to `streamsink.`.
  */
 export const restartServerSettings: readonly string[] = ["model.backend"];
-
-/** Speculative decoding modes (server/kv/speculation.ts decides what runs). */
-export const speculativeModes = ["auto", "off", "lookup", "draft"] as const;
-export type SpeculativeMode = (typeof speculativeModes)[number];
 
 function speculativeSettings(
   get: RawLookup,
