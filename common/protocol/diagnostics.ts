@@ -10,7 +10,7 @@ export interface SequenceDiagnostics extends SequenceStats {
   sinkText: string[];
 }
 
-/** The memory guarantee computed before loading (server/memoryBudget.ts). */
+/** The memory guarantee computed before loading (server/model/memoryBudget.ts). */
 export interface MemoryBudgetReport {
   /** Context size the budget was computed for (rounded up to a multiple of 256, like llama.cpp). */
   contextSize: number;

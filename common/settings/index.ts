@@ -21,7 +21,7 @@ export interface Settings {
     /**
      * Requested KV cache size in tokens (the real size is rounded up by llama.cpp). "auto" = the
      * model's training context, bounded by the memory guarantee: resolved by the server, which
-     * knows the model (server/memoryGuard.ts), and reported in diagnostics.
+     * knows the model (server/model/memoryGuard.ts), and reported in diagnostics.
      */
     size: "auto" | number;
     /**
