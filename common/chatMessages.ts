@@ -1,4 +1,4 @@
-// The messages between the chat webview (media/chat) and the extension (src/chat), typed on both
+// The messages between the chat webview (src/webview/chat) and the extension (src/chat), typed on both
 // sides and validated on receipt: a webview is a web page, so nothing it posts is trusted, and the
 // webview checks what it gets as well. Pure: no `vscode`, no DOM.
 import type { ViewWindow } from "./chatWindow";

@@ -82,6 +82,13 @@ function button(doc: Document, icon: string, label: string, onClick: () => void)
   return element;
 }
 
+/**
+ * Block quotes or list items nested deeper than markdown-it (100 levels: it drops everything after)
+ * or DOMPurify (255: it removes the subtree) keep, in a form a model or a pasted file can produce:
+ * such text is shown as plain text rather than losing its end.
+ */
+const deepNesting = /^(?:[ \t]*>){48}|^[ \t]{160,}(?:[-*+]|\d{1,9}[.)])[ \t]/m;
+
 /** Model Markdown → sanitized nodes. `actions` adds the code-block toolbars. */
 export function renderMarkdown(text: string, doc: Document = document, actions?: CodeActions): DocumentFragment {
   return renderFencedMarkdown(fenceUnfencedCode(text), doc, actions);
@@ -89,6 +96,7 @@ export function renderMarkdown(text: string, doc: Document = document, actions?:
 
 /** renderMarkdown for text that went through fenceUnfencedCode already. */
 export function renderFencedMarkdown(text: string, doc: Document = document, actions?: CodeActions): DocumentFragment {
+  if (deepNesting.test(text)) return renderPlain(text, doc);
   hookLinks();
   const html = markdown.render(text);
   const inert = doc.createElement("template").content.ownerDocument;
