@@ -6,6 +6,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { ErrorCodes, GenerateRequest } from "../../common/protocol";
+import { eventually } from "../support/eventually";
 import { models } from "../support/paths";
 import { startServer, testSettings, type ServerHandle } from "../support/serverProcess";
 
@@ -47,6 +48,26 @@ describe("language server with a real model", () => {
       maxTokens: 24,
     });
     assert.equal(again.text, result.text);
+  });
+
+  it("a model reload while a generate request runs (Continue at Cursor) answers in words, never 'Object is disposed', and keeps serving", async (t) => {
+    await server.ready();
+    const running = server.connection.sendRequest(GenerateRequest.type, { prompt: "def main():\n", maxTokens: 4096, temperature: 0.8 });
+    // The request is generating (its context exists) when the settings change and the model reloads.
+    await eventually(() => server.logs.some((log) => /Created generate context/.test(log.message)) || undefined, { what: "the generate context" });
+    await server.configure(testSettings({ path: models.tinycoderQ8, context: { size: 768 } }));
+    const outcome = await running.then(
+      (result) => ({ result }),
+      (error: { code: number; message: string }) => ({ error }),
+    );
+    t.diagnostic("error" in outcome ? `answered: ${outcome.error.message}` : `ended with ${outcome.result.generatedTokens} tokens`);
+    assert.ok("error" in outcome, "a request cut short by a reload says so instead of returning half its text");
+    assert.equal(outcome.error.code, ErrorCodes.modelNotReady);
+    assert.doesNotMatch(outcome.error.message, /Object is disposed|DisposedError/);
+    assert.match(outcome.error.message, /reloaded or changed .* try again/);
+    await server.ready();
+    const after = await server.connection.sendRequest(GenerateRequest.type, { prompt: "import ", maxTokens: 4 });
+    assert.ok(after.generatedTokens > 0);
   });
 
   it("rejects malformed generate parameters with a clear error and keeps serving", async () => {
