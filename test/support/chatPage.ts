@@ -1,14 +1,17 @@
 // The real chat page in chromium for tests and bench/chatview.ts: the HTML shell of src/chat/html.ts
 // with the webview script (src/webview/chat/main.ts) bundled as esbuild.js bundles it, and the two ends
 // of the webview channel — messages delivered as the extension posts them, messages the page posts.
-import { readFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import path from "node:path";
+import { after, before } from "node:test";
 import type { Browser, Page } from "playwright-core";
 import type { FromWebview, ToWebview } from "../../common/chatMessages";
 import type { ChatWindowState } from "../../common/protocol";
 import { chatHtml } from "../../src/chat/html";
-import type { ChatViewSync } from "../../src/chat/viewSync";
-import { pageBundle } from "./chromium";
+import { ChatStore, FolderStorage } from "../../src/chat/store";
+import { ChatViewSync } from "../../src/chat/viewSync";
+import { launchChromium, pageBundle } from "./chromium";
 import { repoRoot } from "./paths";
 
 export async function openChatPage(browser: Browser, viewport = { width: 420, height: 800 }): Promise<Page> {
@@ -81,4 +84,46 @@ export function windowState(chatId: string, firstInWindow: string, outsideCount:
     shifts,
     tokensEvicted: shifts * 64,
   };
+}
+
+/** The chat page fed by the real extension side: a ChatStore in a scratch folder, ChatViewSync posting into `outbox`. */
+export interface ChatFixture {
+  /** The store's folder (a second ChatStore on it is a reloaded extension host). */
+  folder: string;
+  browser: Browser;
+  page: Page;
+  store: ChatStore;
+  sync: ChatViewSync;
+  outbox: ToWebview[];
+  close(): Promise<void>;
+}
+
+export async function openChatFixture(name: string): Promise<ChatFixture> {
+  const folder = await mkdtemp(path.join(tmpdir(), `streamsink-${name}-`));
+  const store = await ChatStore.open(new FolderStorage(folder), { saveDelayMs: 10 });
+  const outbox: ToWebview[] = [];
+  const sync = new ChatViewSync(store, (message) => outbox.push(message));
+  const browser = await launchChromium();
+  const page = await openChatPage(browser);
+  return {
+    folder,
+    browser,
+    page,
+    store,
+    sync,
+    outbox,
+    async close() {
+      await browser.close();
+      await store.flush();
+      await rm(folder, { recursive: true, force: true });
+    },
+  };
+}
+
+/** openChatFixture for the enclosing describe: opened before its tests, closed after them. */
+export function useChatFixture(name: string): ChatFixture {
+  const fixture = {} as ChatFixture;
+  before(async () => void Object.assign(fixture, await openChatFixture(name)));
+  after(async () => await fixture.close?.());
+  return fixture;
 }

@@ -4,17 +4,14 @@
 // a long chat is windowed (few messages in the DOM), scrolls back into the archive with the scroll
 // position kept, is searched with Ctrl+F over the stored data, and dims messages when the window moves.
 import assert from "node:assert/strict";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import path from "node:path";
 import { after, before, describe, it } from "node:test";
-import type { Browser, Page } from "playwright-core";
+import type { Page } from "playwright-core";
 import type { ToWebview } from "../../common/chatMessages";
 import type { ChatWindowState } from "../../common/protocol";
 import { ChatStore, FolderStorage, type StoredMessage } from "../../src/chat/store";
 import { ChatViewSync } from "../../src/chat/viewSync";
-import { openChatPage, serve, windowState } from "../support/chatPage";
-import { launchChromium, skipWithoutChromium } from "../support/chromium";
+import { openChatFixture, openChatPage, serve, windowState, type ChatFixture } from "../support/chatPage";
+import { skipWithoutChromium } from "../support/chromium";
 
 const server = { state: "ready" as const, message: "tinycoder is ready on cpu.", modelName: "tinycoder" };
 
@@ -28,25 +25,19 @@ const stored = (id: string, role: StoredMessage["role"], text: string, status: S
 });
 
 describe("chat view in a real DOM (chromium)", { skip: skipWithoutChromium }, () => {
-  let browser: Browser;
+  let fixture: ChatFixture;
   let page: Page;
-  let folder: string;
   let store: ChatStore;
-  const outbox: ToWebview[] = [];
   let sync: ChatViewSync;
+  let outbox: ToWebview[];
 
   before(async () => {
-    folder = await mkdtemp(path.join(tmpdir(), "streamsink-chatview-"));
-    store = await ChatStore.open(new FolderStorage(folder), { saveDelayMs: 10 });
-    sync = new ChatViewSync(store, (message) => outbox.push(message));
-    browser = await launchChromium();
-    page = await openChatPage(browser);
+    fixture = await openChatFixture("chatview");
+    ({ page, store, sync, outbox } = fixture);
   });
 
   after(async () => {
-    await browser?.close();
-    await store?.flush();
-    await rm(folder, { recursive: true, force: true });
+    await fixture?.close();
   });
 
   /** Shows a chat as the extension does when it is opened, and answers the page's requests. */
@@ -227,10 +218,10 @@ describe("chat view in a real DOM (chromium)", { skip: skipWithoutChromium }, ()
     it("after a window reload shows the stored window at once (meter, dimming, badges); 'no model' without a model", async () => {
       sync.postWindow(windowState(chatId, "u497", 994)); // the extension remembers the last window with the chat
       await store.flush();
-      const reloaded = await ChatStore.open(new FolderStorage(folder)); // a new extension host
+      const reloaded = await ChatStore.open(new FolderStorage(fixture.folder)); // a new extension host
       const outbox2: ToWebview[] = [];
       const sync2 = new ChatViewSync(reloaded, (message) => outbox2.push(message));
-      const fresh = await openChatPage(browser); // a new webview
+      const fresh = await openChatPage(fixture.browser); // a new webview
       try {
         sync2.postState(reloaded.get(chatId)!, { attachments: [], server: { state: "starting", message: "Starting StreamSink server…" } });
         await sync2.postNewest(chatId);

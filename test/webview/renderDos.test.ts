@@ -6,16 +6,9 @@
 // text intact and nothing executed. The per-case time is printed (figures, not assertions: the
 // 5 s bound only catches a hang); bench:chatview measures the frame times of a normal 64 KB answer.
 import assert from "node:assert/strict";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import path from "node:path";
-import { after, before, describe, it } from "node:test";
-import type { Browser, Page } from "playwright-core";
-import type { ToWebview } from "../../common/chatMessages";
-import { ChatStore, FolderStorage } from "../../src/chat/store";
-import { ChatViewSync } from "../../src/chat/viewSync";
-import { deliver, openChatPage } from "../support/chatPage";
-import { launchChromium, skipWithoutChromium } from "../support/chromium";
+import { describe, it } from "node:test";
+import { deliver, useChatFixture } from "../support/chatPage";
+import { skipWithoutChromium } from "../support/chromium";
 
 const server = { state: "ready" as const, message: "tinycoder is ready on cpu.", modelName: "tinycoder" };
 const hangMs = 5_000;
@@ -55,52 +48,33 @@ const mustShow: Record<string, string> = {
 };
 
 describe("render-DoS payloads in the chat view (chromium)", { skip: skipWithoutChromium }, () => {
-  let browser: Browser;
-  let page: Page;
-  let folder: string;
-  let store: ChatStore;
-  let sync: ChatViewSync;
-  const outbox: ToWebview[] = [];
-
-  before(async () => {
-    folder = await mkdtemp(path.join(tmpdir(), "streamsink-render-dos-"));
-    store = await ChatStore.open(new FolderStorage(folder), { saveDelayMs: 10 });
-    sync = new ChatViewSync(store, (message) => outbox.push(message));
-    browser = await launchChromium();
-    page = await openChatPage(browser);
-  });
-
-  after(async () => {
-    await browser?.close();
-    await store?.flush();
-    await rm(folder, { recursive: true, force: true });
-  });
+  const view = useChatFixture("render-dos");
 
   let turn = 0;
   for (const [name, payload] of Object.entries(payloads)) {
     it(`shows ${name} (${payload.length} characters) within ${hangMs / 1000} s, intact, running nothing`, async (t) => {
-      const chat = store.create();
+      const chat = view.store.create();
       const id = `a${turn++}`;
-      store.addMessage(chat.id, { id: `u${turn}`, role: "user", text: "Show it.", status: "done", createdAt: turn });
-      store.addMessage(chat.id, { id, role: "assistant", text: "", status: "streaming", model: "tinycoder", createdAt: turn });
-      sync.postState(chat, { attachments: [], server, streamingId: id });
-      await sync.postNewest(chat.id);
-      await deliver(page, outbox.splice(0));
+      view.store.addMessage(chat.id, { id: `u${turn}`, role: "user", text: "Show it.", status: "done", createdAt: turn });
+      view.store.addMessage(chat.id, { id, role: "assistant", text: "", status: "streaming", model: "tinycoder", createdAt: turn });
+      view.sync.postState(chat, { attachments: [], server, streamingId: id });
+      await view.sync.postNewest(chat.id);
+      await deliver(view.page, view.outbox.splice(0));
       const started = performance.now();
       // Streamed as the server sends it: deltas of 512 characters, delivered in batches of 16.
       for (let at = 0; at < payload.length; at += 512) {
         const delta = payload.slice(at, at + 512);
-        store.appendText(chat.id, id, delta);
-        sync.postToken(chat.id, id, delta);
-        if (outbox.length >= 16) await deliver(page, outbox.splice(0));
+        view.store.appendText(chat.id, id, delta);
+        view.sync.postToken(chat.id, id, delta);
+        if (view.outbox.length >= 16) await deliver(view.page, view.outbox.splice(0));
         assert.ok(performance.now() - started < hangMs, `still streaming after ${hangMs} ms`);
       }
-      store.updateMessage(chat.id, id, { status: "done" });
-      sync.postMessage(chat.id, id);
-      sync.postState(chat, { attachments: [], server });
-      await deliver(page, outbox.splice(0));
+      view.store.updateMessage(chat.id, id, { status: "done" });
+      view.sync.postMessage(chat.id, id);
+      view.sync.postState(chat, { attachments: [], server });
+      await deliver(view.page, view.outbox.splice(0));
       // The page answers (its event loop is free) and has painted the finished message.
-      const shown = await page.evaluate(
+      const shown = await view.page.evaluate(
         (messageId) =>
           new Promise<{ text: string; note: boolean; nodes: number }>((resolve) =>
             requestAnimationFrame(() => {
@@ -128,7 +102,7 @@ describe("render-DoS payloads in the chat view (chromium)", { skip: skipWithoutC
         const tail = mustShow[name];
         if (tail !== undefined) assert.ok(shown.text.includes(tail), `${name}: "${tail}" is not shown`);
       }
-      assert.equal(await page.evaluate(() => (window as unknown as { __pwned?: number }).__pwned), undefined, "nothing from the answer ran");
+      assert.equal(await view.page.evaluate(() => (window as unknown as { __pwned?: number }).__pwned), undefined, "nothing from the answer ran");
     });
   }
 });
