@@ -22,7 +22,7 @@ import { shiftCapabilityOfModel } from "../kv/shiftCapability";
 import { tokenPredictorFor } from "../kv/speculativeSetup";
 import { TurnFormatter } from "./format";
 import { checkChatOpenParams, checkChatPinParams, checkChatSendParams } from "./params";
-import { ChatSnapshots } from "./snapshots";
+import { ChatSnapshots, type ChatSetup } from "./snapshots";
 import { ChatStream, type StreamOptions } from "./stream";
 
 /** What the chat service uses of the server (server/feature.ts). */
@@ -196,8 +196,7 @@ export class ChatService {
         const later = held();
         if (later) return later;
         this.opening = controller;
-        const { loaded, context, formatter, options } = await this.prepare(chatId);
-        const resumed = await this.resume(loaded, context, formatter, options, history, controller.signal);
+        const resumed = await this.resume(await this.prepare(chatId), history, controller.signal);
         if (!("stream" in resumed)) return { restored: false, note: resumed.note };
         const window = resumed.stream.windowState();
         void this.deps.connection.sendNotification(ChatWindowNotification.type, window);
@@ -276,8 +275,9 @@ export class ChatService {
       return { stream: this.stream, restoredTokens: 0, decodedBefore: this.stream.decodedTokens() };
     }
     await this.dropStream();
-    const { loaded, context, formatter, options } = await this.prepare(chatId);
-    const resumed = await this.resume(loaded, context, formatter, options, history, signal);
+    const setup = await this.prepare(chatId);
+    const { loaded, context, formatter, options } = setup;
+    const resumed = await this.resume(setup, history, signal);
     if ("stream" in resumed) return { stream: resumed.stream, restoredTokens: resumed.report.evaluatedTokens, restore: resumed.report, decodedBefore: 0 };
     // A new chat (no history) has nothing to resume: only its note is not worth the user's attention.
     if (history.length > 0) this.deps.log.info(`Chat ${chatId}: ${resumed.note}`);
@@ -301,7 +301,7 @@ export class ChatService {
     return { stream, restoredTokens, restore, decodedBefore: 0 };
   }
   /** The model, the chat's context (created once), the template and the stream options for `chatId`. */
-  private async prepare(chatId: string): Promise<{ loaded: LoadedModel; context: LlamaContext; formatter: TurnFormatter; options: StreamOptions }> {
+  private async prepare(chatId: string): Promise<ChatSetup> {
     const loaded = this.loaded ?? this.deps.engine.requireModel();
     this.loaded = loaded;
     if (!this.formatter) {
@@ -325,20 +325,13 @@ export class ChatService {
   }
 
   /** Loads the stream from the chat's KV snapshot (ChatSnapshots.resume), logging how. */
-  private async resume(
-    loaded: LoadedModel,
-    context: LlamaContext,
-    formatter: TurnFormatter,
-    options: StreamOptions,
-    history: readonly ChatHistoryMessage[],
-    signal: AbortSignal,
-  ): ReturnType<ChatSnapshots["resume"]> {
-    const resumed = await this.snapshots.resume(loaded, context, formatter, options, history, signal, (stream) => (this.stream = stream));
+  private async resume(setup: ChatSetup, history: readonly ChatHistoryMessage[], signal: AbortSignal): ReturnType<ChatSnapshots["resume"]> {
+    const resumed = await this.snapshots.resume(setup, history, signal, (stream) => (this.stream = stream));
     if ("stream" in resumed) {
       const { report } = resumed;
       this.restoreReport = report;
       this.deps.log.info(
-        `Chat ${options.chatId}: resumed from its KV snapshot: ${report.snapshotTokens} cells loaded without evaluating them` +
+        `Chat ${setup.options.chatId}: resumed from its KV snapshot: ${report.snapshotTokens} cells loaded without evaluating them` +
           `${report.evaluatedTokens > 0 ? `; ${report.evaluatedTokens} tokens of messages newer than the snapshot evaluated` : ""}.`,
       );
     }

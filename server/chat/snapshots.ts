@@ -28,6 +28,14 @@ async function snapshotIdentity(loaded: LoadedModel, context: LlamaContext): Pro
   };
 }
 
+/** What a chat stream is made with: the model, the chat's context, its template and the stream options. */
+export interface ChatSetup {
+  loaded: LoadedModel;
+  context: LlamaContext;
+  formatter: TurnFormatter;
+  options: StreamOptions;
+}
+
 export class ChatSnapshots {
   private store: SnapshotStore | undefined;
   /** The last snapshot saved in this process (chat state, diagnostics). */
@@ -96,10 +104,7 @@ export class ChatSnapshots {
    * returns a note saying why not otherwise (nothing loaded, nothing changed).
    */
   async resume(
-    loaded: LoadedModel,
-    context: LlamaContext,
-    formatter: TurnFormatter,
-    options: StreamOptions,
+    { loaded, context, formatter, options }: ChatSetup,
     history: readonly ChatHistoryMessage[],
     signal: AbortSignal,
     adopt: (stream: ChatStream) => void,

@@ -158,13 +158,17 @@ describe("KV snapshots", () => {
     assert.equal(fresh.sequence.nextTokenIndex, 0);
   });
 
-  it("refuses a truncated state file whose sidecar was rewritten to match it (size and hash), before llama.cpp reads it", async () => {
-    const dir = store.directory;
-    const sidecar = path.join(dir, "chat.json");
+  /** The saved snapshot's sidecar and state file as they are on disk (to forge copies of). */
+  async function savedFiles() {
+    const sidecar = path.join(store.directory, "chat.json");
     const original = await readFile(sidecar, "utf8");
     const meta = JSON.parse(original) as { stateFile: string; stateBytes: number; stateSha256: string; tokens: number[] };
-    const statePath = path.join(dir, meta.stateFile);
-    const bytes = await readFile(statePath);
+    const statePath = path.join(store.directory, meta.stateFile);
+    return { sidecar, original, meta, statePath, bytes: await readFile(statePath) };
+  }
+
+  it("refuses a truncated state file whose sidecar was rewritten to match it (size and hash), before llama.cpp reads it", async () => {
+    const { sidecar, original, meta, statePath, bytes } = await savedFiles();
     const fresh = await newStream();
     const minimum = minimumStateBytes(fresh.sequence, meta.tokens.length);
     assert.equal(minimum, bytes.length, "the expected size is the real file's size");
@@ -182,12 +186,7 @@ describe("KV snapshots", () => {
   });
 
   it("refuses a state file whose KV stream or cell count is forged (sidecar rewritten to match), before llama.cpp allocates by it", async () => {
-    const dir = store.directory;
-    const sidecar = path.join(dir, "chat.json");
-    const original = await readFile(sidecar, "utf8");
-    const meta = JSON.parse(original) as { stateFile: string; stateBytes: number; stateSha256: string; tokens: number[] };
-    const statePath = path.join(dir, meta.stateFile);
-    const bytes = await readFile(statePath);
+    const { sidecar, original, meta, statePath, bytes } = await savedFiles();
     const fresh = await newStream();
     const countsAt = 12 + 4 * meta.tokens.length; // after magic, version, token count and the tokens
     assert.equal(bytes.readUInt32LE(countsAt), 1, "one KV stream");
