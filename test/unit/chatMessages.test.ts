@@ -1,7 +1,7 @@
 // Validation of everything the chat receives — webview → extension, extension → webview, client →
 // server — and the pure helpers of the chat: template suffixes and the persisted history.
 import assert from "node:assert/strict";
-import { mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -10,6 +10,7 @@ import type { ViewWindow } from "../../common/chatWindow";
 import { llamaTextCommonPrefix, llamaTextSuffix } from "../../server/chat/format";
 import { checkChatPinParams, checkChatResetParams, checkChatSendParams } from "../../server/chat/params";
 import { ChatStore, FolderStorage, titleFrom } from "../../src/chat/store";
+import { eventually } from "../support/eventually";
 
 describe("webview → extension messages", () => {
   it("accepts every well-formed message", () => {
@@ -203,8 +204,11 @@ describe("persisted chat history", () => {
     store.appendText(chat.id, "a1", "It is ");
     store.appendText(chat.id, "a1", "a variable.");
     store.updateMessage(chat.id, "u1", { pinned: true });
-    // Saved while streaming, without an explicit flush: wait for the coalesced write.
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    // Saved while streaming, without an explicit flush: wait for the coalesced write to reach the disk.
+    const saved = path.join(folder, `${chat.id}.json`);
+    await eventually(async () => ((await readFile(saved, "utf8").catch(() => "")).includes('"pinned":true') ? true : undefined), {
+      what: "the chat's coalesced save",
+    });
     const second = store.create(); // empty: never written
     void second;
 
